@@ -1,0 +1,179 @@
+"""The ``compressiq`` command: parse, call the library, print. Errors become one line on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from compressiq.corpus import load_corpus
+from compressiq.errors import CompressiqError
+from compressiq.models import registry
+from compressiq.runner import ScoreConfig, score
+from compressiq.store import RunRow, Store, summary, to_csv
+
+DEFAULT_RESULTS = Path("compressiq-results")
+DEMO_MODELS = ("smollm2-135m", "gemma3-270m")
+
+EXAMPLES = """examples:
+  compressiq demo                                   # built-in models on the built-in fresh text
+  compressiq score --model smollm2-135m --corpus sample:cc --limit 20
+  compressiq score --model gemma3-270m --corpus texts/ --window-chars 7600 --stride-chars 2048
+  compressiq score --model ./my-model.gguf --corpus data.jsonl --protocol paper --json
+  compressiq models
+  compressiq results --format csv > results.csv
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CompressiqError as e:
+        print(f"compressiq: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("compressiq: interrupted; finished documents are stored, rerun to continue", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="compressiq", description="Bits per character of language models on fresh text.",
+                                epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(required=True, metavar="COMMAND")
+    s = sub.add_parser("score", help="score a model on a corpus", epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("--model", required=True, help="registry name, .gguf file, model folder, or hub id")
+    s.add_argument("--corpus", required=True, help="sample, demo, sample:cc, a .jsonl/.parquet file, a folder, or a dataset id")
+    _score_options(s)
+    s.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    s.set_defaults(func=_score)
+    d = sub.add_parser("demo", help="score the built-in models on the built-in fresh text and print a leaderboard")
+    _score_options(d)
+    d.add_argument("--corpus", default="demo", help="built-in corpus (default: demo; sample is the full 2 MB)")
+    d.set_defaults(func=_demo)
+    m = sub.add_parser("models", help="list the model registry")
+    m.set_defaults(func=_models)
+    r = sub.add_parser("results", help="table of stored results; export as CSV or JSON")
+    r.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results directory (default: %(default)s)")
+    r.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    r.add_argument("--documents", metavar="RUN_ID", help="per-document rows of one run instead")
+    r.set_defaults(func=_results)
+    return p
+
+
+def _score_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results directory (default: %(default)s)")
+    p.add_argument("--block", type=int, default=1900, help="window in tokens (default: %(default)s)")
+    p.add_argument("--stride", type=int, default=512, help="stride in tokens (default: %(default)s)")
+    p.add_argument("--window-chars", type=int, help="window in characters, converted per model")
+    p.add_argument("--stride-chars", type=int, help="stride in characters (with --window-chars)")
+    p.add_argument("--protocol", choices=["exact", "paper"], default="exact", help="paper: the original script's accounting")
+    p.add_argument("--prefix-token", help="token each document is predicted from (default: registry's, else BOS)")
+    p.add_argument("--no-prefix-after-first", action="store_true", help="only the first window starts with the prefix token")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    p.add_argument("--batch-tokens", type=int, default=4096, help="padded tokens per model call")
+    p.add_argument("--limit", type=int, help="score only the first N documents")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def config_from(args: argparse.Namespace) -> ScoreConfig:
+    if (args.window_chars is None) != (args.stride_chars is None):
+        raise CompressiqError("--window-chars and --stride-chars go together")
+    chars = args.window_chars is not None
+    return ScoreConfig(
+        protocol=args.protocol,
+        block=args.window_chars if chars else args.block,
+        stride=args.stride_chars if chars else args.stride,
+        unit="chars" if chars else "tokens",
+        prefix_token=args.prefix_token,
+        prefix_every_window=not args.no_prefix_after_first,
+        dtype=args.dtype,
+    )
+
+
+def _score(args: argparse.Namespace) -> int:
+    corpus = load_corpus(args.corpus, args.limit)
+    run = score(args.model, corpus, config_from(args), args.results, args.batch_tokens, progress=not args.quiet)
+    print(_table(summary(run)))
+    if args.json:
+        t = run.totals
+        print(json.dumps({"model": run.model, "corpus": run.corpus, "bpc": t.bpc, "bits_per_byte": t.bits_per_byte,
+                          "bits": t.bits, "characters": t.characters, "bytes": t.bytes, "tokens": t.tokens,
+                          "documents": t.documents, "block": run.block, "stride": run.stride,
+                          "seconds": round(run.seconds, 3), "run_id": run.run_id}))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    corpus = load_corpus(args.corpus, args.limit)
+    config = config_from(args)
+    runs = []
+    for name in DEMO_MODELS:
+        print(f"scoring {name} on {corpus.name} ({len(corpus.documents)} documents)", flush=True)
+        runs.append(score(name, corpus, config, args.results, args.batch_tokens, progress=not args.quiet))
+    print()
+    print(leaderboard(runs))
+    print(f"\nstored in {args.results / 'results.sqlite'}; per-run details: compressiq results --results {args.results}")
+    return 0
+
+
+def leaderboard(runs: list[RunRow]) -> str:
+    """Models x subsets BPC, with the average over subsets, best first (the paper's README table)."""
+    subsets = sorted({s for r in runs for s in r.subsets})
+    rows = []
+    for r in runs:
+        bpc = [r.subsets[s].bpc if s in r.subsets else math.nan for s in subsets]
+        rows.append({"model": r.model, **{s: f"{v:.4f}" for s, v in zip(subsets, bpc)},
+                     "average": f"{sum(bpc) / len(bpc):.4f}", "tokens": f"{r.block}/{r.stride}"})
+    rows.sort(key=lambda row: float(row["average"]))
+    return _table(rows)
+
+
+def _models(args: argparse.Namespace) -> int:
+    rows = [{"name": e.name, "licence": e.licence, "about": e.about or e.source} for e in registry().values()]
+    print(_table(rows))
+    return 0
+
+
+def _results(args: argparse.Namespace) -> int:
+    store = Store(args.results)
+    try:
+        if args.documents:
+            cols = ("doc", "subset", "nats", "characters", "bytes", "tokens")
+            records = [dict(zip(cols, row)) for row in store.document_rows(args.documents)]
+        else:
+            records = [rec for run in store.runs() for rec in summary(run)]
+    finally:
+        store.close()
+    if args.format == "json":
+        print(json.dumps(records, indent=1))
+    elif args.format == "csv":
+        sys.stdout.write(to_csv(records))
+    else:
+        print(_table(records) if records else f"no results in {args.results}")
+    return 0
+
+
+def _table(records: list[dict[str, Any]]) -> str:
+    """A plain aligned text table; floats to four decimals."""
+    if not records:
+        return ""
+    cells = [[_cell(v) for v in rec.values()] for rec in records]
+    head = list(records[0])
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(head)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,163 @@
+"""Corpora in: documents in the paper's schema ``{content, subset, meta}`` from files or a hub.
+
+``--corpus`` takes a built-in name (``sample``, ``demo``, or one subset such as ``sample:cc``), a
+JSON Lines or Parquet file, a folder of text files (one document per file), or a Hugging Face
+dataset id (``hkust-nlp/llm-compression:cc``, loaded with ``datasets`` when online).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from compressiq.errors import CompressiqError, missing_extra
+
+BUILTIN_SUBSETS = ("cc", "python")
+DEMO_CHARACTERS = 12_000  # per subset: the demo's slice of the sample, first documents first
+
+
+@dataclass(frozen=True)
+class Document:
+    content: str
+    subset: str = "default"
+    meta: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A named, ordered list of documents; the fingerprint changes if any byte or subset does."""
+
+    name: str
+    documents: list[Document]
+
+    @property
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for doc in self.documents:
+            digest.update(f"{doc.subset}\0{len(doc.content)}\0{doc.content}\0".encode())
+        return digest.hexdigest()
+
+
+def load_corpus(spec: str, limit: int | None = None) -> Corpus:
+    """Load ``spec`` (see the module docstring); ``limit`` keeps the first documents."""
+    docs = list(_documents(spec))
+    if limit is not None:
+        docs = docs[:limit]
+    if not docs:
+        raise CompressiqError(f"corpus {spec!r} has no documents")
+    return Corpus(spec, docs)
+
+
+def _documents(spec: str) -> Iterator[Document]:
+    name, _, subset = spec.partition(":")
+    path = Path(spec).expanduser()
+    if name in ("sample", "demo"):
+        yield from _builtin(name, subset)
+    elif path.is_dir():
+        yield from _folder(path)
+    elif path.suffix == ".jsonl" or path.name.endswith(".jsonl.gz") or path.suffix == ".json":
+        yield from _jsonl(path)
+    elif path.suffix == ".parquet":
+        yield from _parquet(path)
+    elif path.exists():
+        raise CompressiqError(f"unknown corpus format {path.name}: use .jsonl, .parquet, or a folder of text files")
+    else:
+        yield from _hub(name, subset or None)
+
+
+def _builtin(name: str, subset: str) -> Iterator[Document]:
+    subsets = [subset] if subset else list(BUILTIN_SUBSETS)
+    for sub in subsets:
+        if sub not in BUILTIN_SUBSETS:
+            raise CompressiqError(f"no built-in subset {sub!r}; choose from {', '.join(BUILTIN_SUBSETS)}")
+        source = resources.files("compressiq").joinpath(f"data/corpora/{sub}.jsonl")
+        with resources.as_file(source) as path:
+            docs = list(_jsonl(path))
+        if name == "demo":
+            docs = _first_characters(docs, DEMO_CHARACTERS)
+        yield from docs
+
+
+def _first_characters(docs: list[Document], budget: int) -> list[Document]:
+    """The first documents whose lengths add up to at most ``budget`` characters (at least one)."""
+    kept: list[Document] = []
+    for doc in docs:
+        if kept and sum(len(d.content) for d in kept) + len(doc.content) > budget:
+            break
+        kept.append(doc)
+    return kept
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CompressiqError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason})") from None
+
+
+def _jsonl(path: Path) -> Iterator[Document]:
+    if not path.is_file():
+        raise CompressiqError(f"corpus file not found: {path}")
+    raw = path.read_bytes()
+    if path.name.endswith(".gz"):
+        import gzip
+
+        raw = gzip.decompress(raw)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise CompressiqError(f"{path}:{line}: not UTF-8 text ({e.reason})") from None
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise CompressiqError(f"{path}:{number}: not JSON ({e})") from None
+            yield _document(path, number, row)
+
+
+def _document(path: Path, number: int, row: Any) -> Document:
+    content = row.get("content") if isinstance(row, dict) else None
+    if not isinstance(content, str):
+        raise CompressiqError(f"{path}:{number}: not a {{content, subset, meta}} record with string content")
+    return Document(content, str(row.get("subset") or path.stem), dict(row.get("meta") or {}))
+
+
+def _folder(path: Path) -> Iterator[Document]:
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    for f in files:
+        yield Document(_read_text(f), path.name, {"file": str(f.relative_to(path))})
+
+
+def _parquet(path: Path) -> Iterator[Document]:
+    try:
+        pq = importlib.import_module("pyarrow.parquet")
+    except ImportError:
+        raise missing_extra("pyarrow", "data") from None
+    try:
+        rows = pq.read_table(path).to_pylist()
+    except Exception as e:  # pyarrow raises ArrowInvalid and friends for damaged files
+        raise CompressiqError(f"{path}: cannot read Parquet ({e})") from None
+    for number, row in enumerate(rows, 1):
+        yield _document(path, number, row)
+
+
+def _hub(dataset: str, subset: str | None) -> Iterator[Document]:
+    """The paper's dataset and its kin: split ``test`` of a hub dataset with a ``content`` column."""
+    try:
+        datasets = importlib.import_module("datasets")
+    except ImportError:
+        raise missing_extra("datasets", "data") from None
+    try:
+        rows = datasets.load_dataset(dataset, subset, split="test")
+    except Exception as e:  # offline, unknown id, or no such subset
+        raise CompressiqError(f"corpus {dataset!r} is not a built-in name, a file, a folder, or a loadable dataset ({type(e).__name__})") from None
+    for row in rows:
+        yield Document(row["content"], subset or str(row.get("subset") or "default"), dict(row.get("meta") or {}))
