@@ -120,7 +120,7 @@ def _run(backend: Backend, corpus: Corpus, config: ScoreConfig, store: Store, ri
     bar = _bar(len(corpus.documents), len(done), progress)
     start = clock = time.perf_counter()
     scored = 0
-    for scores in score_calls(backend, calls, bounds, done, batch_tokens):
+    for scores in score_calls(backend, calls, bounds, done, batch_tokens, group_tokens=4 * batch_tokens):
         now = time.perf_counter()
         subsets = [corpus.documents[s.index].subset for s in scores]
         rows = [(s.index, sub, document_totals(texts[s.index], s.nats, s.tokens)) for s, sub in zip(scores, subsets)]
