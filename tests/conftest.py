@@ -1,12 +1,17 @@
 """Shared fixtures: the two built-in real models (loaded once per session) and the fresh text."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from compressiq import hf, models
 from compressiq.corpus import Document
+
+# No hub here: the hub code paths must fail cleanly, never hang on the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 PACKAGED = Path(__file__).resolve().parents[1] / "src" / "compressiq" / "data" / "corpora"

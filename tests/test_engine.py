@@ -27,8 +27,11 @@ def naive_exact(backend: ByteBackend, text: str, block: int, stride: int) -> flo
     return nats
 
 
-@pytest.mark.parametrize(("block", "stride"), [(16, 16), (16, 5), (7, 1), (1900, 512)],
-                         ids=["disjoint", "overlap", "stride-1", "paper-defaults"])
+@pytest.mark.parametrize(
+    ("block", "stride"),
+    [(16, 16), (16, 5), (7, 1), (1900, 512)],
+    ids=["disjoint", "overlap", "stride-1", "paper-defaults"],
+)
 @pytest.mark.parametrize("batch_tokens", [1, 64, 4096], ids=["batch-1", "batch-64", "batch-4096"])
 def test_engine_equals_naive_loop(block: int, stride: int, batch_tokens: int) -> None:
     backend = ByteBackend()

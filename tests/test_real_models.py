@@ -36,24 +36,30 @@ def naive_nats(backend: hf.TransformersBackend, text: str, block: int, stride: i
 
 
 @pytest.mark.parametrize(("block", "stride"), [(24, 8), (16, 16), (10, 1)], ids=["overlap", "disjoint", "stride-1"])
-def test_engine_equals_one_token_at_a_time(real_model: hf.TransformersBackend, block: int, stride: int,
-                                           tmp_path: Path) -> None:
+def test_engine_equals_one_token_at_a_time(
+    real_model: hf.TransformersBackend, block: int, stride: int, tmp_path: Path
+) -> None:
     docs = [Document(fresh_text("cc", 1)[0].content[:150]), Document(fresh_text("python", 1)[0].content[:120])]
-    config = ScoreConfig(block=block, stride=stride, prefix_token=None if "gemma" in real_model.name else "<|endoftext|>")
+    config = ScoreConfig(
+        block=block, stride=stride, prefix_token=None if "gemma" in real_model.name else "<|endoftext|>"
+    )
     run = score(real_model, Corpus("naive", docs), config, tmp_path, batch_tokens=64)
     expected = sum(naive_nats(real_model, d.content, block, stride) for d in docs)
     assert math.isclose(run.totals.nats, expected, rel_tol=1e-4)
     assert run.totals.tokens == sum(len(real_model.encode(d.content)) for d in docs)
 
 
-def test_stride_1_equals_full_context_when_the_document_fits(real_model: hf.TransformersBackend,
-                                                              tmp_path: Path) -> None:
+def test_stride_1_equals_full_context_when_the_document_fits(
+    real_model: hf.TransformersBackend, tmp_path: Path
+) -> None:
     text = fresh_text("cc", 2)[1].content[:400]
     ids = [prefix_of(real_model)] + real_model.encode(text)
     with torch.inference_mode():
         logits = real_model.model(input_ids=torch.tensor([ids])).logits[0, :-1].float().log_softmax(-1)
     full = -float(logits.gather(1, torch.tensor(ids[1:])[:, None]).sum())
-    config = ScoreConfig(block=len(ids) - 1, stride=1, prefix_token=None if "gemma" in real_model.name else "<|endoftext|>")
+    config = ScoreConfig(
+        block=len(ids) - 1, stride=1, prefix_token=None if "gemma" in real_model.name else "<|endoftext|>"
+    )
     run = score(real_model, Corpus("fits", [Document(text)]), config, tmp_path)
     assert math.isclose(run.totals.nats, full, rel_tol=1e-4)
 
@@ -85,7 +91,9 @@ def test_no_special_token_is_scored_even_if_the_text_spells_one(real_model: hf.T
 
 
 @pytest.mark.parametrize(("subset", "low", "high"), [("cc", 3.0, 6.0), ("python", 2.2, 5.0)], ids=["cc", "python"])
-def test_characters_per_token_plausible(real_model: hf.TransformersBackend, subset: str, low: float, high: float) -> None:
+def test_characters_per_token_plausible(
+    real_model: hf.TransformersBackend, subset: str, low: float, high: float
+) -> None:
     docs = fresh_text(subset, 40)
     ratio = sum(len(d.content) for d in docs) / sum(len(real_model.encode(d.content)) for d in docs)
     assert low < ratio < high, ratio

@@ -1,5 +1,7 @@
 """Window arithmetic against hand-written tables and the every-token-once property."""
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -50,7 +52,7 @@ def test_every_token_scored_exactly_once(n: int, block: int, data: st.DataObject
     assert scored == list(range(n))
     for w in windows:
         assert w.start <= w.scored_from < w.end and w.end - w.start <= block
-    assert all(b.start == a.start + stride for a, b in zip(windows, windows[1:]))
+    assert all(b.start == a.start + stride for a, b in itertools.pairwise(windows))
 
 
 @given(st.integers(0, 400), st.integers(2, 40), st.data())
@@ -79,7 +81,10 @@ def test_exact_calls_add_prefix_and_map_to_stream() -> None:
 def test_paper_calls_over_stream() -> None:
     calls = list(paper_calls(list(range(12)), block=4, stride=3))
     assert [(c.tokens, c.scored, c.first) for c in calls] == [
-        ([0, 1, 2, 3, 4], 4, 1), ([3, 4, 5, 6, 7], 3, 5), ([6, 7, 8, 9, 10], 3, 8)]
+        ([0, 1, 2, 3, 4], 4, 1),
+        ([3, 4, 5, 6, 7], 3, 5),
+        ([6, 7, 8, 9, 10], 3, 8),
+    ]
 
 
 @pytest.mark.parametrize(("block", "stride"), [(1, 1), (4, 5), (4, 0)], ids=["block<2", "stride>block", "stride0"])

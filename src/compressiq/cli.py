@@ -42,13 +42,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="compressiq", description="Bits per character of language models on fresh text.",
-                                epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="compressiq",
+        description="Bits per character of language models on fresh text.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(required=True, metavar="COMMAND")
-    s = sub.add_parser("score", help="score a model on a corpus", epilog=EXAMPLES,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    s = sub.add_parser(
+        "score", help="score a model on a corpus", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     s.add_argument("--model", required=True, help="registry name, .gguf file, model folder, or hub id")
-    s.add_argument("--corpus", required=True, help="sample, demo, sample:cc, a .jsonl/.parquet file, a folder, or a dataset id")
+    s.add_argument(
+        "--corpus", required=True, help="sample, demo, sample:cc, a .jsonl/.parquet file, a folder, or a dataset id"
+    )
     _score_options(s)
     s.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     s.set_defaults(func=_score)
@@ -72,9 +79,13 @@ def _score_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stride", type=int, default=512, help="stride in tokens (default: %(default)s)")
     p.add_argument("--window-chars", type=int, help="window in characters, converted per model")
     p.add_argument("--stride-chars", type=int, help="stride in characters (with --window-chars)")
-    p.add_argument("--protocol", choices=["exact", "paper"], default="exact", help="paper: the original script's accounting")
+    p.add_argument(
+        "--protocol", choices=["exact", "paper"], default="exact", help="paper: the original script's accounting"
+    )
     p.add_argument("--prefix-token", help="token each document is predicted from (default: registry's, else BOS)")
-    p.add_argument("--no-prefix-after-first", action="store_true", help="only the first window starts with the prefix token")
+    p.add_argument(
+        "--no-prefix-after-first", action="store_true", help="only the first window starts with the prefix token"
+    )
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     p.add_argument("--batch-tokens", type=int, default=4096, help="padded tokens per model call")
     p.add_argument("--limit", type=int, help="score only the first N documents")
@@ -102,10 +113,25 @@ def _score(args: argparse.Namespace) -> int:
     print(_table(summary(run)))
     if args.json:
         t = run.totals
-        print(json.dumps({"model": run.model, "corpus": run.corpus, "bpc": t.bpc, "bits_per_byte": t.bits_per_byte,
-                          "bits": t.bits, "characters": t.characters, "bytes": t.bytes, "tokens": t.tokens,
-                          "documents": t.documents, "block": run.block, "stride": run.stride,
-                          "seconds": round(run.seconds, 3), "run_id": run.run_id}))
+        print(
+            json.dumps(
+                {
+                    "model": run.model,
+                    "corpus": run.corpus,
+                    "bpc": t.bpc,
+                    "bits_per_byte": t.bits_per_byte,
+                    "bits": t.bits,
+                    "characters": t.characters,
+                    "bytes": t.bytes,
+                    "tokens": t.tokens,
+                    "documents": t.documents,
+                    "block": run.block,
+                    "stride": run.stride,
+                    "seconds": round(run.seconds, 3),
+                    "run_id": run.run_id,
+                }
+            )
+        )
     return 0
 
 
@@ -118,7 +144,9 @@ def _demo(args: argparse.Namespace) -> int:
         runs.append(score(name, corpus, config, args.results, args.batch_tokens, progress=not args.quiet))
     print()
     print(leaderboard(runs))
-    print(f"\nstored in {args.results / 'results.sqlite'}; per-run details: compressiq results --results {args.results}")
+    print(
+        f"\nstored in {args.results / 'results.sqlite'}; per-run details: compressiq results --results {args.results}"
+    )
     return 0
 
 
@@ -128,8 +156,14 @@ def leaderboard(runs: list[RunRow]) -> str:
     rows = []
     for r in runs:
         bpc = [r.subsets[s].bpc if s in r.subsets else math.nan for s in subsets]
-        rows.append({"model": r.model, **{s: f"{v:.4f}" for s, v in zip(subsets, bpc)},
-                     "average": f"{sum(bpc) / len(bpc):.4f}", "tokens": f"{r.block}/{r.stride}"})
+        rows.append(
+            {
+                "model": r.model,
+                **{s: f"{v:.4f}" for s, v in zip(subsets, bpc)},
+                "average": f"{sum(bpc) / len(bpc):.4f}",
+                "tokens": f"{r.block}/{r.stride}",
+            }
+        )
     rows.sort(key=lambda row: float(row["average"]))
     return _table(rows)
 

@@ -112,8 +112,8 @@ def _jsonl(path: Path) -> Iterator[Document]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise CompressiqError(f"{path}:{line}: not UTF-8 text ({e.reason})") from None
+        where = raw[: e.start].count(b"\n") + 1
+        raise CompressiqError(f"{path}:{where}: not UTF-8 text ({e.reason})") from None
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
@@ -158,6 +158,8 @@ def _hub(dataset: str, subset: str | None) -> Iterator[Document]:
     try:
         rows = datasets.load_dataset(dataset, subset, split="test")
     except Exception as e:  # offline, unknown id, or no such subset
-        raise CompressiqError(f"corpus {dataset!r} is not a built-in name, a file, a folder, or a loadable dataset ({type(e).__name__})") from None
+        raise CompressiqError(
+            f"corpus {dataset!r} is not a built-in name, a file, a folder, or a loadable dataset ({type(e).__name__})"
+        ) from None
     for row in rows:
         yield Document(row["content"], subset or str(row.get("subset") or "default"), dict(row.get("meta") or {}))

@@ -95,4 +95,3 @@ def _take(calls: Iterator[Call], group_tokens: int) -> list[Call]:
 
 def _scores(docs: range, nats: np.ndarray, counts: np.ndarray, skip: set[int]) -> list[DocScore]:
     return [DocScore(d, float(nats[d]), int(counts[d])) for d in docs if d not in skip]
-

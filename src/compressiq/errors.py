@@ -8,6 +8,4 @@ class CompressiqError(Exception):
 
 
 def missing_extra(package: str, extra: str) -> CompressiqError:
-    return CompressiqError(
-        f"{package} is not installed: pip install 'compressiq[{extra}]' (or pip install {package})"
-    )
+    return CompressiqError(f"{package} is not installed: pip install 'compressiq[{extra}]' (or pip install {package})")

@@ -105,8 +105,12 @@ def _snapshot(repo_id: str) -> str:
     try:
         return str(hub.snapshot_download(repo_id, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt"]))
     except Exception as e:
-        offline = " (offline: HF_HUB_OFFLINE is set and it is not in the cache)" if os.environ.get("HF_HUB_OFFLINE") else ""
-        raise CompressiqError(f"unknown model {repo_id!r}: not a registered name, a file, a folder, or a reachable hub id{offline}") from e
+        offline = (
+            " (offline: HF_HUB_OFFLINE is set and it is not in the cache)" if os.environ.get("HF_HUB_OFFLINE") else ""
+        )
+        raise CompressiqError(
+            f"unknown model {repo_id!r}: not a registered name, a file, a folder, or a reachable hub id{offline}"
+        ) from e
 
 
 class TransformersBackend:

@@ -71,14 +71,23 @@ def score(
     the missing documents are scored; if none is missing, the model is not even loaded.
     """
     if config.unit == "tokens":
-        check_block_stride(config.block, config.stride)
+        _check(config.block, config.stride, config)
     name, source, fingerprint, config = _identify(model, config)
     rid = run_id(fingerprint, corpus.fingerprint, config)
     store = Store(results)
     try:
-        store.begin_run(rid, {"model": name, "model_fingerprint": fingerprint, "corpus": corpus.name,
-                              "corpus_fingerprint": corpus.fingerprint, "settings": asdict(config),
-                              "documents": len(corpus.documents), "versions": versions()})
+        store.begin_run(
+            rid,
+            {
+                "model": name,
+                "model_fingerprint": fingerprint,
+                "corpus": corpus.name,
+                "corpus_fingerprint": corpus.fingerprint,
+                "settings": asdict(config),
+                "documents": len(corpus.documents),
+                "versions": versions(),
+            },
+        )
         done = store.done(rid)
         if len(done) < len(corpus.documents):
             backend = model if not isinstance(model, str) else hf.load_transformers(source, name, config.dtype)
@@ -100,8 +109,16 @@ def _identify(model: str | Backend, config: ScoreConfig) -> tuple[str, str, str,
     return entry.name, source, hf.fingerprint(source), config
 
 
-def _run(backend: Backend, corpus: Corpus, config: ScoreConfig, store: Store, rid: str,
-         done: set[int], batch_tokens: int, progress: bool) -> None:
+def _run(
+    backend: Backend,
+    corpus: Corpus,
+    config: ScoreConfig,
+    store: Store,
+    rid: str,
+    done: set[int],
+    batch_tokens: int,
+    progress: bool,
+) -> None:
     texts = [d.content for d in corpus.documents]
     special = config.protocol == "paper"
     tokens = [backend.encode(t, special=special) for t in texts]
@@ -139,13 +156,18 @@ def _token_windows(config: ScoreConfig, texts: list[str], tokens: list[list[int]
     if config.unit == "chars":
         per_token = sum(map(len, texts)) / max(1, sum(map(len, tokens)))
         block, stride = tokens_for_chars(block, per_token), tokens_for_chars(stride, per_token)
-    try:
-        check_block_stride(block, stride)
-    except ValueError as e:
-        raise CompressiqError(f"{e} (derived from {config.block}/{config.stride} {config.unit})") from None
+    _check(block, stride, config)
     if block + 1 > max_context:
         raise CompressiqError(f"block {block} + 1 prefix token exceeds the model's context of {max_context} tokens")
     return block, stride
+
+
+def _check(block: int, stride: int, config: ScoreConfig) -> None:
+    try:
+        check_block_stride(block, stride)
+    except ValueError as e:
+        given = f" (from {config.block}/{config.stride} characters)" if config.unit == "chars" else ""
+        raise CompressiqError(f"{e}{given}") from None
 
 
 def _bar(total: int, done: int, enabled: bool):  # type: ignore[no-untyped-def]

@@ -79,8 +79,16 @@ class Store:
         self.db.execute(
             "INSERT OR IGNORE INTO runs (run_id, model, model_fingerprint, corpus, corpus_fingerprint,"
             " settings, documents, versions, started) VALUES (?, ?, ?, ?, ?, ?, ?, ?, datetime('now'))",
-            (run_id, meta["model"], meta["model_fingerprint"], meta["corpus"], meta["corpus_fingerprint"],
-             json.dumps(meta["settings"], sort_keys=True), meta["documents"], json.dumps(meta["versions"])),
+            (
+                run_id,
+                meta["model"],
+                meta["model_fingerprint"],
+                meta["corpus"],
+                meta["corpus_fingerprint"],
+                json.dumps(meta["settings"], sort_keys=True),
+                meta["documents"],
+                json.dumps(meta["versions"]),
+            ),
         )
 
     def done(self, run_id: str) -> set[int]:
@@ -104,15 +112,31 @@ class Store:
         where, args = ("WHERE run_id = ?", (run_id,)) if run_id else ("", ())
         rows = self.db.execute(
             "SELECT run_id, model, corpus, settings, documents, block, stride, seconds, finished, versions"
-            f" FROM runs {where} ORDER BY started, rowid", args
+            f" FROM runs {where} ORDER BY started, rowid",
+            args,
         ).fetchall()
-        return [RunRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7], r[8],
-                       json.loads(r[9] or "{}"), self._subsets(r[0])) for r in rows]
+        return [
+            RunRow(
+                r[0],
+                r[1],
+                r[2],
+                json.loads(r[3]),
+                r[4],
+                r[5],
+                r[6],
+                r[7],
+                r[8],
+                json.loads(r[9] or "{}"),
+                self._subsets(r[0]),
+            )
+            for r in rows
+        ]
 
     def _subsets(self, run_id: str) -> dict[str, Totals]:
         rows = self.db.execute(
             "SELECT subset, SUM(nats), SUM(characters), SUM(bytes), SUM(tokens), COUNT(*) FROM documents"
-            " WHERE run_id = ? GROUP BY subset ORDER BY subset", (run_id,)
+            " WHERE run_id = ? GROUP BY subset ORDER BY subset",
+            (run_id,),
         )
         return {r[0]: Totals(r[1], r[2], r[3], r[4], r[5]) for r in rows}
 
@@ -129,10 +153,24 @@ def summary(run: RunRow) -> list[dict[str, Any]]:
     if len(parts) > 1:
         parts["all"] = run.totals
     return [
-        {"model": run.model, "corpus": run.corpus, "subset": name, "protocol": run.settings.get("protocol"),
-         "bpc": t.bpc, "bits_per_byte": t.bits_per_byte, "bits": t.bits, "characters": t.characters,
-         "bytes": t.bytes, "tokens": t.tokens, "documents": t.documents, "block": run.block,
-         "stride": run.stride, "seconds": run.seconds, "complete": run.complete, "run_id": run.run_id}
+        {
+            "model": run.model,
+            "corpus": run.corpus,
+            "subset": name,
+            "protocol": run.settings.get("protocol"),
+            "bpc": t.bpc,
+            "bits_per_byte": t.bits_per_byte,
+            "bits": t.bits,
+            "characters": t.characters,
+            "bytes": t.bytes,
+            "tokens": t.tokens,
+            "documents": t.documents,
+            "block": run.block,
+            "stride": run.stride,
+            "seconds": run.seconds,
+            "complete": run.complete,
+            "run_id": run.run_id,
+        }
         for name, t in parts.items()
     ]
 
