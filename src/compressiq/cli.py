@@ -87,7 +87,12 @@ def _score_options(p: argparse.ArgumentParser) -> None:
         "--no-prefix-after-first", action="store_true", help="only the first window starts with the prefix token"
     )
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
-    p.add_argument("--batch-tokens", type=int, default=4096, help="padded tokens per model call")
+    p.add_argument(
+        "--batch-tokens",
+        type=int,
+        default=1024,
+        help="padded tokens per model call (small on CPU: padding costs more than batching gains)",
+    )
     p.add_argument("--limit", type=int, help="score only the first N documents")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 

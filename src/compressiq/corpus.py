@@ -19,7 +19,7 @@ from typing import Any
 from compressiq.errors import CompressiqError, missing_extra
 
 BUILTIN_SUBSETS = ("cc", "python")
-DEMO_CHARACTERS = 12_000  # per subset: the demo's slice of the sample, first documents first
+DEMO_CHARACTERS = 20_000  # per subset: the demo's slice of the sample, first documents first
 
 
 @dataclass(frozen=True)

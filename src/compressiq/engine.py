@@ -47,7 +47,7 @@ def score_calls(
     calls: Iterable[Call],
     bounds: list[int],
     skip: set[int],
-    batch_tokens: int = 4096,
+    batch_tokens: int = 1024,
     group_tokens: int = 16384,
 ) -> Iterator[list[DocScore]]:
     """Run ``calls`` and yield the documents each group completes.

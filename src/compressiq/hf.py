@@ -153,9 +153,11 @@ class TransformersBackend:
         sizes = [k for _, k in windows]
         return [a.astype(np.float64) for a in np.split(lp.numpy(), np.cumsum(sizes)[:-1])]
 
-    def _scored_logprobs(self, ids: Any, mask: Any, rows: list[tuple[int, int, int]], targets: Any) -> Any:
+    def _scored_logprobs(self, ids: Any, mask: Any | None, rows: list[tuple[int, int, int]], targets: Any) -> Any:
         """Log-probabilities of ``targets`` at positions ``rows`` = (row, from, to), float32."""
         torch = self.torch
+        if bool(mask.all()):  # no padding: let attention take its causal fast path
+            mask = None
         if self.split_head:
             hidden = self.model.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
             picked = torch.cat([hidden[r, a:b] for r, a, b in rows])

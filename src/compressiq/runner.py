@@ -62,7 +62,7 @@ def score(
     corpus: Corpus,
     config: ScoreConfig,
     results: Path,
-    batch_tokens: int = 4096,
+    batch_tokens: int = 1024,
     progress: bool = False,
 ) -> RunRow:
     """Score ``model`` (a name, path, hub id, or a loaded backend) on ``corpus``; return the run.

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Sets up .venv and runs every check: lint, strict types, and all tests (real models included).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/ruff check src tests bench
+.venv/bin/ruff format --check src tests bench
+.venv/bin/mypy
+HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
