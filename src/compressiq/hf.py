@@ -149,15 +149,14 @@ class TransformersBackend:
         rows = [(row, n - k, n) for row, ((_, k), n) in enumerate(zip(windows, lengths))]
         targets = torch.tensor([t for tokens, k in windows for t in tokens[len(tokens) - k :]])
         with torch.inference_mode():
-            lp = self._scored_logprobs(ids, mask, rows, targets)
+            # No padding, no mask: attention then takes its causal fast path.
+            lp = self._scored_logprobs(ids, None if bool(mask.all()) else mask, rows, targets)
         sizes = [k for _, k in windows]
         return [a.astype(np.float64) for a in np.split(lp.numpy(), np.cumsum(sizes)[:-1])]
 
     def _scored_logprobs(self, ids: Any, mask: Any | None, rows: list[tuple[int, int, int]], targets: Any) -> Any:
         """Log-probabilities of ``targets`` at positions ``rows`` = (row, from, to), float32."""
         torch = self.torch
-        if bool(mask.all()):  # no padding: let attention take its causal fast path
-            mask = None
         if self.split_head:
             hidden = self.model.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
             picked = torch.cat([hidden[r, a:b] for r, a, b in rows])
