@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,9 +11,10 @@ from typing import Any
 
 from compressiq.corpus import load_corpus
 from compressiq.errors import CompressiqError
+from compressiq.leaderboard import FORMATS, format_rows, gather, leaderboard, render
 from compressiq.models import registry
 from compressiq.runner import ScoreConfig, score
-from compressiq.store import RunRow, Store, summary, to_csv
+from compressiq.store import Store, summary, to_csv
 
 DEFAULT_RESULTS = Path("compressiq-results")
 DEMO_MODELS = ("smollm2-135m", "gemma3-270m")
@@ -26,6 +26,9 @@ EXAMPLES = """examples:
   compressiq score --model ./my-model.gguf --corpus data.jsonl --protocol paper --json
   compressiq models
   compressiq results --format csv > results.csv
+  compressiq leaderboard --reference paper --format markdown
+  compressiq leaderboard --scores scores.csv        # plus Pearson, CI and RMSE per area
+  compressiq report --reference paper --scores lm-eval-results/ --out report.html
 """
 
 
@@ -70,7 +73,33 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=["table", "csv", "json"], default="table")
     r.add_argument("--documents", metavar="RUN_ID", help="per-document rows of one run instead")
     r.set_defaults(func=_results)
+    lb = sub.add_parser(
+        "leaderboard",
+        help="models x subsets BPC, best first; with --scores, the fit per area",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _analysis_options(lb)
+    lb.add_argument("--format", choices=FORMATS, default="table")
+    lb.set_defaults(func=_leaderboard)
+    rp = sub.add_parser(
+        "report",
+        help="one self-contained HTML file: leaderboard, plots, fits, run settings",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _analysis_options(rp)
+    rp.add_argument("--out", type=Path, required=True, help="the HTML file to write")
+    rp.set_defaults(func=_report)
     return p
+
+
+def _analysis_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results directory (default: %(default)s)")
+    p.add_argument("--reference", choices=["paper"], help="add the published rows (paper: the 2024 paper's table)")
+    p.add_argument(
+        "--scores", type=Path, help="benchmark scores: CSV/JSON (model, benchmark, score, area) or lm-eval results"
+    )
 
 
 def _score_options(p: argparse.ArgumentParser) -> None:
@@ -155,22 +184,25 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def leaderboard(runs: list[RunRow]) -> str:
-    """Models x subsets BPC, with the average over subsets, best first (the paper's README table)."""
-    subsets = sorted({s for r in runs for s in r.subsets})
-    rows = []
-    for r in runs:
-        bpc = [r.subsets[s].bpc if s in r.subsets else math.nan for s in subsets]
-        rows.append(
-            {
-                "model": r.model,
-                **{s: f"{v:.4f}" for s, v in zip(subsets, bpc)},
-                "average": f"{sum(bpc) / len(bpc):.4f}",
-                "tokens": f"{r.block}/{r.stride}",
-            }
-        )
-    rows.sort(key=lambda row: float(row["average"]))
-    return _table(rows)
+def _leaderboard(args: argparse.Namespace) -> int:
+    from compressiq.report import fit_records
+    from compressiq.scores import fit_areas, read_scores
+
+    entries = gather(args.results, args.reference)
+    print(render(entries, args.format))
+    if args.scores:
+        fits = fit_areas(read_scores(args.scores), [(e.model, e.bpc) for e in entries])
+        print()
+        print(format_rows(fit_records(fits), args.format))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from compressiq import report
+
+    report.write(args.out, report.render(report.build(args.results, args.reference, args.scores)))
+    print(f"wrote {args.out}")
+    return 0
 
 
 def _models(args: argparse.Namespace) -> int:
