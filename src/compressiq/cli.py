@@ -24,6 +24,7 @@ EXAMPLES = """examples:
   compressiq score --model smollm2-135m --corpus sample:cc --limit 20
   compressiq score --model gemma3-270m --corpus texts/ --window-chars 7600 --stride-chars 2048
   compressiq score --model ./my-model.gguf --corpus data.jsonl --protocol paper --json
+  compressiq baselines --corpus sample --compressor xz-9e --compressor zstd-19   # classical compressors
   compressiq models
   compressiq results --format csv > results.csv
   compressiq leaderboard --reference paper --format markdown
@@ -66,6 +67,17 @@ def _parser() -> argparse.ArgumentParser:
     _score_options(d)
     d.add_argument("--corpus", default="demo", help="built-in corpus (default: demo; sample is the full 2 MB)")
     d.set_defaults(func=_demo)
+    b = sub.add_parser("baselines", help="classical compressors (gzip-9 ... ppmd) as models: 8 bits per output byte")
+    b.add_argument("--corpus", default="sample", help="as for score (default: %(default)s)")
+    b.add_argument(
+        "--compressor",
+        action="append",
+        help="one of gzip-9, bz2-9, xz-9e, zstd-19, brotli-11, ppmd (repeat; default all)",
+    )
+    b.add_argument("--granularity", choices=["per-document", "whole-corpus", "both"], default="both")
+    b.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results directory (default: %(default)s)")
+    b.add_argument("--limit", type=int, help="only the first N documents")
+    b.set_defaults(func=_baselines)
     m = sub.add_parser("models", help="list the model registry")
     m.set_defaults(func=_models)
     r = sub.add_parser("results", help="table of stored results; export as CSV or JSON")
@@ -181,6 +193,17 @@ def _demo(args: argparse.Namespace) -> int:
     print(
         f"\nstored in {args.results / 'results.sqlite'}; per-run details: compressiq results --results {args.results}"
     )
+    return 0
+
+
+def _baselines(args: argparse.Namespace) -> int:
+    from compressiq import compressors
+
+    corpus = load_corpus(args.corpus, args.limit)
+    kinds = compressors.GRANULARITIES if args.granularity == "both" else (args.granularity,)
+    names = args.compressor or compressors.NAMES
+    runs = [compressors.score_compressor(n, corpus, g, args.results) for n in names for g in kinds]
+    print(_table([rec for run in runs for rec in summary(run)]))
     return 0
 
 
