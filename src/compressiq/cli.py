@@ -9,11 +9,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from compressiq.cluster import RayOptions
 from compressiq.corpus import load_corpus
 from compressiq.errors import CompressiqError
 from compressiq.leaderboard import FORMATS, format_rows, gather, leaderboard, render
 from compressiq.models import registry
 from compressiq.runner import ScoreConfig, score
+from compressiq.server import Endpoint
 from compressiq.store import Store, summary, to_csv
 
 DEFAULT_RESULTS = Path("compressiq-results")
@@ -24,6 +26,9 @@ EXAMPLES = """examples:
   compressiq score --model smollm2-135m --corpus sample:cc --limit 20
   compressiq score --model gemma3-270m --corpus texts/ --window-chars 7600 --stride-chars 2048
   compressiq score --model ./my-model.gguf --corpus data.jsonl --protocol paper --json
+  compressiq score --model smollm2-135m --corpus sample --backend llamacpp
+  compressiq score --model smollm2-135m --corpus sample --ray --workers 2     # or --ray HOST:6379
+  compressiq score --model org/big-model --corpus sample --backend openai --base-url http://127.0.0.1:8000/v1
   compressiq baselines --corpus sample --compressor xz-9e --compressor zstd-19   # classical compressors
   compressiq models
   compressiq results --format csv > results.csv
@@ -136,6 +141,22 @@ def _score_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--limit", type=int, help="score only the first N documents")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--backend",
+        choices=["transformers", "llamacpp", "openai"],
+        default="transformers",
+        help="(default: %(default)s)",
+    )
+    p.add_argument("--base-url", help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1 (or OPENAI_BASE_URL)")
+    p.add_argument("--api-key", help="openai backend: bearer key (or OPENAI_API_KEY)")
+    p.add_argument("--served-model", help="openai backend: the server's model name (default: the first it lists)")
+    p.add_argument("--concurrency", type=int, default=4, help="openai backend: requests in flight (default: 4)")
+    p.add_argument(
+        "--ray", nargs="?", const="", metavar="ADDRESS", help="spread documents over Ray workers (no address: local)"
+    )
+    p.add_argument("--workers", type=int, help="Ray: model replicas (default: the cluster's CPUs / --worker-cpus)")
+    p.add_argument("--worker-cpus", type=float, default=1.0, help="Ray: CPUs per replica (default: 1)")
+    p.add_argument("--worker-gpus", type=float, default=0.0, help="Ray: GPUs per replica (default: 0)")
 
 
 def config_from(args: argparse.Namespace) -> ScoreConfig:
@@ -150,12 +171,34 @@ def config_from(args: argparse.Namespace) -> ScoreConfig:
         prefix_token=args.prefix_token,
         prefix_every_window=not args.no_prefix_after_first,
         dtype=args.dtype,
+        backend=args.backend,
     )
+
+
+def ray_from(args: argparse.Namespace) -> RayOptions | None:
+    if args.ray is None:
+        return None
+    return RayOptions(args.ray or None, args.workers, args.worker_cpus, args.worker_gpus)
+
+
+def endpoint_from(args: argparse.Namespace) -> Endpoint | None:
+    if args.backend != "openai":
+        return None
+    return Endpoint.from_env(args.base_url, args.api_key, model=args.served_model, concurrency=args.concurrency)
 
 
 def _score(args: argparse.Namespace) -> int:
     corpus = load_corpus(args.corpus, args.limit)
-    run = score(args.model, corpus, config_from(args), args.results, args.batch_tokens, progress=not args.quiet)
+    run = score(
+        args.model,
+        corpus,
+        config_from(args),
+        args.results,
+        args.batch_tokens,
+        progress=not args.quiet,
+        endpoint=endpoint_from(args),
+        ray=ray_from(args),
+    )
     print(_table(summary(run)))
     if args.json:
         t = run.totals
@@ -187,7 +230,7 @@ def _demo(args: argparse.Namespace) -> int:
     runs = []
     for name in DEMO_MODELS:
         print(f"scoring {name} on {corpus.name} ({len(corpus.documents)} documents)", flush=True)
-        runs.append(score(name, corpus, config, args.results, args.batch_tokens, progress=not args.quiet))
+        runs.append(score(name, corpus, config, args.results, args.batch_tokens, not args.quiet, endpoint_from(args)))
     print()
     print(leaderboard(runs))
     print(

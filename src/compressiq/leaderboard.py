@@ -38,8 +38,10 @@ class Entry:
 
 def from_run(run: RunRow) -> Entry:
     protocol = run.settings.get("protocol", "exact")
-    source = "stored (paper protocol)" if protocol == "paper" else f"stored ({protocol})"
-    source = source if run.complete else source[:-1] + ", incomplete)"
+    kind = "paper protocol" if protocol == "paper" else protocol
+    backend = run.settings.get("backend", "transformers")
+    kind += "" if backend == "transformers" else f", {backend}"  # other kernels: not the same number
+    source = f"stored ({kind})" if run.complete else f"stored ({kind}, incomplete)"
     tokens = f"{run.block}/{run.stride}" if run.block is not None else ""
     return Entry(run.model, source, run.corpus, {s: t.bpc for s, t in run.subsets.items() if t.characters}, tokens, run)
 

@@ -6,12 +6,13 @@ This is the library's main verb, ``score``; the CLI only parses arguments and pr
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.metadata
 import json
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from compressiq import hf, models
 from compressiq.backend import Backend
@@ -22,6 +23,10 @@ from compressiq.store import RunRow, Store
 from compressiq.totals import document_totals
 from compressiq.windows import check_block_stride, exact_calls, paper_calls, tokens_for_chars
 
+if TYPE_CHECKING:
+    from compressiq.cluster import RayOptions
+    from compressiq.server import Endpoint
+
 
 @dataclass(frozen=True)
 class ScoreConfig:
@@ -31,6 +36,8 @@ class ScoreConfig:
     token block is derived from its own characters per token on the corpus). ``prefix_token``:
     the token each document's first token is predicted from; ``None`` means the registry's choice,
     else the model's BOS. ``protocol="paper"`` reproduces the original script's accounting.
+    ``backend`` picks the kernels (``transformers``, ``llamacpp``, or ``openai``: a compatible
+    server); they move the last digits, so the backend is part of a run's identity.
     """
 
     protocol: Literal["exact", "paper"] = "exact"
@@ -40,16 +47,27 @@ class ScoreConfig:
     prefix_token: str | None = None
     prefix_every_window: bool = True
     dtype: str = "float32"
+    backend: Literal["transformers", "llamacpp", "openai"] = "transformers"
+
+
+LOADERS = {
+    "transformers": "compressiq.hf:load_transformers",
+    "llamacpp": "compressiq.llamacpp:load_llamacpp",
+    "openai": "compressiq.server:load_server",
+}
 
 
 def run_id(model_fingerprint: str, corpus_fingerprint: str, config: ScoreConfig) -> str:
-    key = json.dumps([model_fingerprint, corpus_fingerprint, asdict(config)], sort_keys=True)
+    settings = asdict(config)
+    if settings["backend"] == "transformers":
+        del settings["backend"]  # runs stored before the backend was a choice keep their ids
+    key = json.dumps([model_fingerprint, corpus_fingerprint, settings], sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def versions() -> dict[str, str]:
     out = {}
-    for dist in ("compressiq", "torch", "transformers", "tokenizers"):
+    for dist in ("compressiq", "torch", "transformers", "tokenizers", "llama_cpp_python"):
         try:
             out[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
@@ -64,11 +82,15 @@ def score(
     results: Path,
     batch_tokens: int = 1024,
     progress: bool = False,
+    endpoint: Endpoint | None = None,
+    ray: RayOptions | None = None,
 ) -> RunRow:
     """Score ``model`` (a name, path, hub id, or a loaded backend) on ``corpus``; return the run.
 
     Finished documents are stored as each group completes. If the run was stored before, only
     the missing documents are scored; if none is missing, the model is not even loaded.
+    ``endpoint``: the server of the ``openai`` backend (default: from the environment). ``ray``:
+    spread the documents over Ray workers, one model replica each (see ``cluster``).
     """
     if config.unit == "tokens":
         _check(config.block, config.stride, config)
@@ -89,13 +111,26 @@ def score(
             },
         )
         done = store.done(rid)
-        if len(done) < len(corpus.documents):
-            backend = model if not isinstance(model, str) else hf.load_transformers(source, name, config.dtype)
+        if len(done) < len(corpus.documents) and ray is not None:
+            from compressiq.cluster import run_on_ray
+
+            spec = model if not isinstance(model, str) else (source, name, config, endpoint)
+            run_on_ray(spec, corpus, config, store, rid, done, batch_tokens, ray)
+        elif len(done) < len(corpus.documents):
+            backend = model if not isinstance(model, str) else load(source, name, config, endpoint)
             _run(backend, corpus, config, store, rid, done, batch_tokens, progress)
         store.finish(rid)
         return store.runs(rid)[0]
     finally:
         store.close()
+
+
+def load(source: str, name: str, config: ScoreConfig, endpoint: Endpoint | None = None) -> Backend:
+    """The backend ``config.backend`` names, imported only when used (its extra may be missing)."""
+    module, func = LOADERS[config.backend].split(":")
+    extra = {"endpoint": endpoint} if config.backend == "openai" else {}
+    loaded: Backend = getattr(importlib.import_module(module), func)(source, name, config.dtype, **extra)
+    return loaded
 
 
 def _identify(model: str | Backend, config: ScoreConfig) -> tuple[str, str, str, ScoreConfig]:
@@ -122,7 +157,7 @@ def _run(
     texts = [d.content for d in corpus.documents]
     special = config.protocol == "paper"
     tokens = [backend.encode(t, special=special) for t in texts]
-    block, stride = _token_windows(config, texts, tokens, backend.max_context)
+    block, stride = token_windows(config, texts, tokens, backend.max_context)
     store.set_windows(rid, block, stride)
     bounds = [0]
     for t in tokens:
@@ -130,10 +165,7 @@ def _run(
     if special:
         calls = paper_calls([i for t in tokens for i in t], block, stride)
     else:
-        prefix = backend.token_id(config.prefix_token) if config.prefix_token else backend.bos_id
-        if prefix is None:
-            raise CompressiqError(f"{backend.name} has no BOS token: pass --prefix-token")
-        calls = exact_calls(tokens, prefix, block, stride, config.prefix_every_window)
+        calls = exact_calls(tokens, prefix_id(backend, config), block, stride, config.prefix_every_window)
     bar = _bar(len(corpus.documents), len(done), progress)
     start = clock = time.perf_counter()
     scored = 0
@@ -150,7 +182,15 @@ def _run(
         bar.close()
 
 
-def _token_windows(config: ScoreConfig, texts: list[str], tokens: list[list[int]], max_context: int) -> tuple[int, int]:
+def prefix_id(backend: Backend, config: ScoreConfig) -> int:
+    """The token each document's first token is predicted from: the configured one, else BOS."""
+    prefix = backend.token_id(config.prefix_token) if config.prefix_token else backend.bos_id
+    if prefix is None:
+        raise CompressiqError(f"{backend.name} has no BOS token: pass --prefix-token")
+    return prefix
+
+
+def token_windows(config: ScoreConfig, texts: list[str], tokens: list[list[int]], max_context: int) -> tuple[int, int]:
     """The token block and stride: as given, or derived from this model's characters per token."""
     block, stride = config.block, config.stride
     if config.unit == "chars":

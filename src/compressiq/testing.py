@@ -8,6 +8,7 @@ tests (store, resume, CLI); every real backend is tested on a real model.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -52,3 +53,19 @@ class ByteBackend:
             logits = ((tokens[j - 1] * 7 + vocab * 13 + j) % 17) / 5.0
             out[i] = logits[tokens[j]] - np.log(np.exp(logits).sum())
         return out
+
+
+class ExitingBackend(ByteBackend):
+    """A ``ByteBackend`` whose process dies (``os._exit``) at its first model call, once in all: the
+    first process to create ``marker`` dies, every other scores normally. For worker-failure tests."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__()
+        self.marker = marker
+
+    def logprobs(self, windows: Sequence[tuple[Sequence[int], int]]) -> list[FloatArray]:
+        try:
+            os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return super().logprobs(windows)
+        os._exit(1)
