@@ -1,0 +1,181 @@
+"""The OpenAI-compatible backend against a real llama.cpp server on 127.0.0.1, and its failures.
+
+The real server is llama-cpp-python's, on a built-in GGUF file; the failure cases use a tiny
+standard-library server that answers what each case needs. Network: 127.0.0.1 only, with timeouts.
+"""
+
+import json
+import math
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import replace
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compressiq import hf, models
+from compressiq.cli import main
+from compressiq.corpus import Corpus, Document
+from compressiq.errors import CompressiqError
+from compressiq.runner import ScoreConfig, score
+from compressiq.server import PROBE, Endpoint, prompt_logprobs
+from compressiq.store import Store
+from tests.conftest import fresh_text
+
+CONFIG = ScoreConfig(block=256, stride=128, prefix_token="<|endoftext|>")
+
+
+@cache
+def smollm2_tokenizer() -> Any:
+    _, transformers = hf._libs()
+    return transformers.AutoTokenizer.from_pretrained(
+        hf.converted_gguf(Path(models.locate(models.resolve("smollm2-135m"))))
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def llama_server() -> Iterator[str]:
+    """``python -m llama_cpp.server`` on SmolLM2, up within 90 s or the test fails."""
+    port = free_port()
+    gguf = models.locate(models.resolve("smollm2-135m"))
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--logits_all", "true", "--n_ctx", "1024", "--n_threads", "2", "--model_alias", "smollm2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            urllib.request.urlopen(url + "/models", timeout=2).close()
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError(
+            f"llama.cpp server did not start: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}"
+        )
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def fresh_corpus() -> Corpus:
+    return Corpus("fresh", [Document(d.content[:2500], d.subset) for s in ("cc", "python") for d in fresh_text(s, 2)])
+
+
+@pytest.mark.slow
+def test_server_equals_in_process_llamacpp(llama_server: str, tmp_path: Path) -> None:
+    endpoint = Endpoint(llama_server, concurrency=2)
+    remote = score("smollm2-135m", fresh_corpus(), replace(CONFIG, backend="openai"), tmp_path, endpoint=endpoint)
+    local = score("smollm2-135m", fresh_corpus(), replace(CONFIG, backend="llamacpp"), tmp_path)
+    assert remote.complete and remote.run_id != local.run_id
+    assert remote.totals.tokens == local.totals.tokens
+    print(f"\nsmollm2-135m bpc: server {remote.totals.bpc:.6f}, llama.cpp {local.totals.bpc:.6f}")
+    assert math.isclose(remote.totals.bpc, local.totals.bpc, rel_tol=1e-3)
+
+
+# --- failures, against a tiny fake server -------------------------------------------------------------
+
+
+class Fake(BaseHTTPRequestHandler):
+    """Answers completions as ``self.server.mode`` says; counts requests."""
+
+    def do_GET(self) -> None:
+        self._send(200, {"data": [{"id": "fake"}]})
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        srv: Any = self.server
+        srv.hits += 1
+        if srv.mode == "busy" and srv.hits % 2:
+            return self._send(429, {"error": "slow down"})
+        prompt = body["prompt"]
+        n = len(prompt) if isinstance(prompt, list) else srv.probe_tokens
+        n = len(prompt.split()) if srv.mode == "mismatch" and isinstance(prompt, str) else n  # a foreign tokenizer
+        values = [None] + [-1.0] * n  # the prompt's tokens, then one generated
+        logprobs = None if srv.mode == "no-logprobs" else {"token_logprobs": values, "tokens": ["x"] * (n + 1)}
+        self._send(200, {"choices": [{"text": "x", "logprobs": logprobs}]})
+
+    def _send(self, code: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def fake() -> Iterator[Any]:
+    srv: Any = ThreadingHTTPServer(("127.0.0.1", 0), Fake)
+    srv.mode, srv.hits = "ok", 0
+    srv.probe_tokens = len(smollm2_tokenizer()(PROBE, add_special_tokens=False)["input_ids"])
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    srv.url = f"http://127.0.0.1:{srv.server_address[1]}/v1"
+    yield srv
+    srv.shutdown()
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], url: str, results: Path) -> tuple[int, str]:
+    args = ["score", "--model", "smollm2-135m", "--corpus", "sample:cc", "--limit", "2", "--backend", "openai"]
+    code = main(args + ["--base-url", url, "--results", str(results), "--quiet", "--block", "64", "--stride", "32"])
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [("no-logprobs", "no prompt log-probabilities"), ("mismatch", "tokenizer/server mismatch")],
+    ids=["no-logprobs", "mismatch"],
+)
+def test_bad_server_is_one_error_line_and_nothing_stored(
+    fake: Any, mode: str, message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    fake.mode = mode
+    code, err = run_cli(capsys, fake.url, tmp_path)
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    store = Store(tmp_path)
+    assert all(r.totals.documents == 0 for r in store.runs())
+    store.close()
+
+
+def test_unreachable_server_is_one_error_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    start = time.monotonic()
+    endpoint = Endpoint(f"http://127.0.0.1:{free_port()}/v1", retries=2, backoff=0.1)
+    with pytest.raises(CompressiqError, match="cannot reach server"):
+        score("smollm2-135m", fresh_corpus(), ScoreConfig(backend="openai"), tmp_path, endpoint=endpoint)
+    assert time.monotonic() - start < 30
+
+
+def test_retries_on_429_and_token_ids_scored(fake: Any, tmp_path: Path) -> None:
+    fake.mode = "busy"  # every other request is refused with 429
+    endpoint = Endpoint(fake.url, backoff=0.01, concurrency=3)
+    config = ScoreConfig(block=64, stride=32, backend="openai", prefix_token="<|endoftext|>")
+    docs = Corpus("two", [Document("Hello world, this is a test of the fake server."), Document("Second one.")])
+    run = score("smollm2-135m", docs, config, tmp_path, endpoint=endpoint)
+    assert run.complete and math.isclose(run.totals.nats, run.totals.tokens * 1.0)  # -1 nat per scored token
+
+
+def test_prompt_logprobs_shapes() -> None:
+    openai = {"choices": [{"logprobs": {"token_logprobs": [None, -0.5, -1.5, -2.0]}}]}
+    assert prompt_logprobs(openai, 3) == [None, -0.5, -1.5]
+    vllm = {"choices": [{"prompt_logprobs": [None, {"17": {"logprob": -0.25, "rank": 3}}]}]}
+    assert prompt_logprobs(vllm, 2) == [None, -0.25]
+    with pytest.raises(CompressiqError, match="mismatch"):
+        prompt_logprobs(openai, 9)
