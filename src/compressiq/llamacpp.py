@@ -65,6 +65,8 @@ def log_softmax_at(logits: np.ndarray, targets: Sequence[int]) -> FloatArray:
 class LlamaCppBackend:
     """A ``llama_cpp.Llama``, one window at a time, logits only where scored."""
 
+    kind = "llamacpp"
+
     def __init__(self, llm: Any, name: str, fingerprint: str) -> None:
         self.llm = llm
         self.name = name

@@ -135,8 +135,8 @@ def load(source: str, name: str, config: ScoreConfig, endpoint: Endpoint | None 
 
 def _identify(model: str | Backend, config: ScoreConfig) -> tuple[str, str, str, ScoreConfig]:
     """Name, weights location, fingerprint, and the config with the registry's prefix filled in."""
-    if not isinstance(model, str):
-        return model.name, "", model.fingerprint, config
+    if not isinstance(model, str):  # a loaded backend says which kernels it runs, if not transformers
+        return model.name, "", model.fingerprint, replace(config, backend=getattr(model, "kind", config.backend))
     entry = models.resolve(model)
     source = models.locate(entry)
     if config.prefix_token is None and entry.prefix_token:

@@ -108,6 +108,8 @@ def _chosen(entry: dict[str, Any]) -> float:
 class ServerBackend:
     """Scores windows on a remote server; encodes with the local (Hugging Face) tokenizer."""
 
+    kind = "openai"
+
     def __init__(self, endpoint: Endpoint, tokenizer: Any, name: str, fingerprint: str, max_context: int) -> None:
         self.endpoint = endpoint
         self.tok = tokenizer
