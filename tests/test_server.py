@@ -48,13 +48,14 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def llama_server() -> Iterator[str]:
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``python -m llama_cpp.server`` on SmolLM2, up within 90 s or the test fails."""
     port = free_port()
     gguf = models.locate(models.resolve("smollm2-135m"))
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--logits_all", "true", "--n_ctx", "1024", "--n_threads", "2", "--model_alias", "smollm2"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tmp_path_factory.mktemp("server") / "log.txt"  # a file, not a pipe: a full pipe would stall it
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log.open("w"))
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and proc.poll() is None:
@@ -65,9 +66,7 @@ def llama_server() -> Iterator[str]:
             time.sleep(0.5)
     else:
         proc.kill()
-        raise RuntimeError(
-            f"llama.cpp server did not start: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}"
-        )
+        raise RuntimeError(f"llama.cpp server did not start: {log.read_text()[-2000:]}")
     yield url
     proc.terminate()
     proc.wait(timeout=20)
@@ -78,6 +77,11 @@ def fresh_corpus() -> Corpus:
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="llama-cpp-python 0.3.36's server takes only string prompts (its schema: str | list[str]), not token ids;"
+    " the backend sends token ids (vLLM and llama.cpp's native server accept them). Open: a text-prompt mode.",
+)
 def test_server_equals_in_process_llamacpp(llama_server: str, tmp_path: Path) -> None:
     endpoint = Endpoint(llama_server, concurrency=2)
     remote = score("smollm2-135m", fresh_corpus(), replace(CONFIG, backend="openai"), tmp_path, endpoint=endpoint)
