@@ -37,7 +37,7 @@ def main() -> None:
     backend, prefix = codec.load_model("smollm2-135m")
     text = "\n".join(d.content for d in load_corpus("sample:cc").documents)[: args.chars]
     data = text.encode("utf-8")
-    xz, t_xz = timed(lzma.compress, data, 9 | lzma.PRESET_EXTREME)
+    xz, t_xz = timed(lambda: lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))
     blob, t_c = timed(codec.compress, data, backend, args.chunk_tokens, args.batch, prefix)
     back, t_d = timed(codec.decompress, blob, lambda stamp: backend)
     assert back == data, "round trip failed"
