@@ -113,6 +113,19 @@ def _snapshot(repo_id: str) -> str:
         ) from e
 
 
+def encode(tok: Any, text: str, special: bool) -> list[int]:
+    """A Hugging Face tokenizer's ids; without ``special``, text that spells a special token stays text."""
+    out = tok(text, add_special_tokens=special, split_special_tokens=not special, verbose=False)
+    return list(out["input_ids"])
+
+
+def token_id(tok: Any, token: str, model: str) -> int:
+    tid = tok.convert_tokens_to_ids(token)
+    if tid is None or (tid == tok.unk_token_id and token != tok.unk_token):
+        raise CompressiqError(f"token {token!r} is not in the vocabulary of {model}")
+    return int(tid)
+
+
 class TransformersBackend:
     """An ``AutoModelForCausalLM`` scored on the positions a window asks for, and no others."""
 
@@ -129,14 +142,10 @@ class TransformersBackend:
         self.split_head = self._head_matches_model()
 
     def encode(self, text: str, special: bool = False) -> list[int]:
-        out = self.tok(text, add_special_tokens=special, split_special_tokens=not special, verbose=False)
-        return list(out["input_ids"])
+        return encode(self.tok, text, special)
 
     def token_id(self, token: str) -> int:
-        tid = self.tok.convert_tokens_to_ids(token)
-        if tid is None or (tid == self.tok.unk_token_id and token != self.tok.unk_token):
-            raise CompressiqError(f"token {token!r} is not in the vocabulary of {self.name}")
-        return int(tid)
+        return token_id(self.tok, token, self.name)
 
     def logprobs(self, windows: Sequence[tuple[Sequence[int], int]]) -> list[FloatArray]:
         torch = self.torch

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from compressiq import hf
 from compressiq.backend import FloatArray
 from compressiq.errors import CompressiqError
 
@@ -121,14 +122,10 @@ class ServerBackend:
         self._probe()
 
     def encode(self, text: str, special: bool = False) -> list[int]:
-        out = self.tok(text, add_special_tokens=special, split_special_tokens=not special, verbose=False)
-        return list(out["input_ids"])
+        return hf.encode(self.tok, text, special)
 
     def token_id(self, token: str) -> int:
-        tid = self.tok.convert_tokens_to_ids(token)
-        if tid is None or (tid == self.tok.unk_token_id and token != self.tok.unk_token):
-            raise CompressiqError(f"token {token!r} is not in the vocabulary of {self.name}")
-        return int(tid)
+        return hf.token_id(self.tok, token, self.name)
 
     def logprobs(self, windows: Sequence[tuple[Sequence[int], int]]) -> list[FloatArray]:
         with ThreadPoolExecutor(max(1, self.endpoint.concurrency)) as pool:
@@ -162,7 +159,6 @@ def load_server(
     source: str, name: str | None = None, dtype: str = "float32", endpoint: Endpoint | None = None
 ) -> ServerBackend:
     """The local tokenizer of ``source`` (a .gguf file, a folder or a hub id) and the endpoint."""
-    from compressiq import hf
 
     _, transformers = hf._libs()
     path = hf.converted_gguf(Path(source).expanduser()) if source.endswith(".gguf") else source
