@@ -2,7 +2,7 @@
 # Sets up .venv and runs every check: lint, strict types, and all tests (real models included).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh test
 # The report test drives a real headless Chromium: Debian's package, installed when missing (needs root).
 if [ ! -x /usr/bin/chromium ]; then
     apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
