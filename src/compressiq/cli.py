@@ -17,8 +17,11 @@ from compressiq.leaderboard import FORMATS, format_rows, gather, leaderboard, re
 from compressiq.models import registry
 from compressiq.runner import ScoreConfig, score
 from compressiq.server import Endpoint
-from compressiq.store import Store, summary, to_csv
+from compressiq.store import Store, record, summary, to_csv
 
+# What ``score --json`` prints, in this order, as its last line.
+JSON_KEYS = ("model", "corpus", "bpc", "bits_per_byte", "bits", "characters", "bytes", "tokens", "documents",
+             "block", "stride", "seconds", "run_id")  # fmt: skip
 DEFAULT_RESULTS = Path("compressiq-results")
 DEMO_MODELS = ("smollm2-135m", "gemma3-270m")
 
@@ -215,26 +218,8 @@ def _score(args: argparse.Namespace) -> int:
     )
     print(_table(summary(run)))
     if args.json:
-        t = run.totals
-        print(
-            json.dumps(
-                {
-                    "model": run.model,
-                    "corpus": run.corpus,
-                    "bpc": t.bpc,
-                    "bits_per_byte": t.bits_per_byte,
-                    "bits": t.bits,
-                    "characters": t.characters,
-                    "bytes": t.bytes,
-                    "tokens": t.tokens,
-                    "documents": t.documents,
-                    "block": run.block,
-                    "stride": run.stride,
-                    "seconds": round(run.seconds, 3),
-                    "run_id": run.run_id,
-                }
-            )
-        )
+        rec = record(run, "all", run.totals) | {"seconds": round(run.seconds, 3)}
+        print(json.dumps({key: rec[key] for key in JSON_KEYS}))
     return 0
 
 

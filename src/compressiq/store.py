@@ -152,27 +152,29 @@ def summary(run: RunRow) -> list[dict[str, Any]]:
     parts = dict(run.subsets)
     if len(parts) > 1:
         parts["all"] = run.totals
-    return [
-        {
-            "model": run.model,
-            "corpus": run.corpus,
-            "subset": name,
-            "protocol": run.settings.get("protocol"),
-            "bpc": t.bpc,
-            "bits_per_byte": t.bits_per_byte,
-            "bits": t.bits,
-            "characters": t.characters,
-            "bytes": t.bytes,
-            "tokens": t.tokens,
-            "documents": t.documents,
-            "block": run.block,
-            "stride": run.stride,
-            "seconds": run.seconds,
-            "complete": run.complete,
-            "run_id": run.run_id,
-        }
-        for name, t in parts.items()
-    ]
+    return [record(run, name, t) for name, t in parts.items()]
+
+
+def record(run: RunRow, subset: str, t: Totals) -> dict[str, Any]:
+    """The flat record of one subset's totals (or ``all``) of a run."""
+    return {
+        "model": run.model,
+        "corpus": run.corpus,
+        "subset": subset,
+        "protocol": run.settings.get("protocol"),
+        "bpc": t.bpc,
+        "bits_per_byte": t.bits_per_byte,
+        "bits": t.bits,
+        "characters": t.characters,
+        "bytes": t.bytes,
+        "tokens": t.tokens,
+        "documents": t.documents,
+        "block": run.block,
+        "stride": run.stride,
+        "seconds": run.seconds,
+        "complete": run.complete,
+        "run_id": run.run_id,
+    }
 
 
 def to_csv(records: list[dict[str, Any]]) -> str:
