@@ -15,7 +15,7 @@ stamp=".venv/.installed-$want-$(sha256sum pyproject.toml scripts/setup.sh | sha2
 extras=hf,data,models,analysis,codec
 links=()
 if [ "$want" = test ]; then
-    extras=$extras,test,compressors,llamacpp,server,ray
+    extras=$extras,test,compressors,llamacpp,server,ray,collect
     # llama-cpp-python ships no binary wheel: build it once, portable (no -march=native), and keep
     # the wheel in the user cache so that a second setup installs it in seconds.
     wheels="${XDG_CACHE_HOME:-$HOME/.cache}/compressiq/wheels"

@@ -7,6 +7,8 @@ bash scripts/setup.sh test
 if [ ! -x /usr/bin/chromium ]; then
     apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 fi
+# The corpus-pipeline tests read real documents (Debian docs, Common Crawl records, TeX sources): fetched once.
+PYTHON=.venv/bin/python bash scripts/fixtures.sh
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench
 .venv/bin/mypy

@@ -45,3 +45,11 @@ def gemma3() -> hf.TransformersBackend:
 @pytest.fixture(params=["smollm2", "gemma3"], scope="session")
 def real_model(request: pytest.FixtureRequest) -> hf.TransformersBackend:
     return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(scope="session")
+def offline_inputs() -> Path:
+    """The real offline inputs of the corpus pipelines, fetched by scripts/fixtures.sh (the test command runs it)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "compressiq" / "fixtures"
+    assert (cache / ".complete").is_file(), "run `bash scripts/fixtures.sh` (scripts/test.sh does) to fetch them"
+    return cache

@@ -1,0 +1,70 @@
+"""Blocks every subset shares: the date window and the length limits. Each drops with a named reason.
+
+A datatrove filter returns ``True`` to keep a document or ``(False, reason)`` to drop it; the base class
+counts ``dropped_<reason>`` in the step's stats, which the dataset card reports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+
+from datatrove.data import Document
+from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.filters.base_filter import BaseFilter
+
+
+def parse_date(value: str) -> dt.date:
+    """The calendar date (UTC) of an ISO 8601 date or timestamp: ``"2025-01-03T23:10:00Z"`` → 2025-01-03."""
+    stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if "T" in value else None
+    if stamp is None:
+        return dt.date.fromisoformat(value[:10])
+    return stamp.astimezone(dt.UTC).date() if stamp.tzinfo else stamp.date()
+
+
+class DateWindow(BaseFilter):
+    """Keeps documents whose ``metadata["date"]`` falls in [since, until], both inclusive."""
+
+    name = "📅 Date window"
+
+    def __init__(self, since: dt.date | None, until: dt.date | None) -> None:
+        super().__init__()
+        self.since, self.until = since, until
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        if self.since is None and self.until is None:
+            return True
+        value = doc.metadata.get("date")
+        if not value:
+            return False, "no_date"
+        day = parse_date(str(value))
+        if self.since and day < self.since:
+            return False, "before_since"
+        if self.until and day > self.until:
+            return False, "after_until"
+        return True
+
+
+class LengthLimits(BaseFilter):
+    """Keeps documents of ``min_chars`` to ``max_chars`` characters (after cleaning)."""
+
+    name = "📏 Length limits"
+
+    def __init__(self, min_chars: int, max_chars: int) -> None:
+        super().__init__()
+        self.min_chars, self.max_chars = min_chars, max_chars
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        if len(doc.text) < self.min_chars:
+            return False, "too_short"
+        if len(doc.text) > self.max_chars:
+            return False, "too_long"
+        return True
+
+
+def run_steps(steps: Iterable[PipelineStep], rank: int = 0, world_size: int = 1) -> Iterator[Document]:
+    """The documents out of a chain of steps, in this process (what an executor does for one task)."""
+    data: Iterator[Document] = iter(())
+    for step in steps:
+        data = step.run(data, rank, world_size)
+    return data
