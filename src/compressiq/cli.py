@@ -11,6 +11,7 @@ from typing import Any
 
 from compressiq.cache import write_atomic_bytes
 from compressiq.cluster import RayOptions
+from compressiq.collect import command as collect_command
 from compressiq.corpus import load_corpus
 from compressiq.errors import CompressiqError
 from compressiq.leaderboard import FORMATS, format_rows, gather, leaderboard, render
@@ -40,6 +41,7 @@ EXAMPLES = """examples:
   compressiq leaderboard --reference paper --format markdown
   compressiq leaderboard --scores scores.csv        # plus Pearson, CI and RMSE per area
   compressiq report --reference paper --scores lm-eval-results/ --out report.html
+  compressiq collect cc crawl/*.warc.gz --since 2025-01-01 --out corpora/cc   # build a fresh corpus
 """
 
 
@@ -100,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("output", type=Path)
     x.add_argument("--model", help="where to find the model (default: the name in the file)")
     x.set_defaults(func=_decompress)
+    collect_command.add_parser(sub)
     m = sub.add_parser("models", help="list the model registry")
     m.set_defaults(func=_models)
     r = sub.add_parser("results", help="table of stored results; export as CSV or JSON")

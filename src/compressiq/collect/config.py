@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from compressiq.errors import CompressiqError
+
 SUBSETS = ("cc", "python", "arxiv_math")
 
 
@@ -37,6 +39,12 @@ class CollectConfig:
 
     def __post_init__(self) -> None:
         if self.subset not in SUBSETS:
-            raise ValueError(f"subset must be one of {', '.join(SUBSETS)}, not {self.subset!r}")
+            raise CompressiqError(f"subset must be one of {', '.join(SUBSETS)}, not {self.subset!r}")
         if self.since and self.until and self.since > self.until:
-            raise ValueError(f"--since {self.since} is after --until {self.until}")
+            raise CompressiqError(f"--since {self.since} is after --until {self.until}")
+        if self.tasks < 1 or self.workers < 1:
+            raise CompressiqError("--tasks and --workers must be at least 1")
+        if not 0 < self.near_dup_jaccard <= 1:
+            raise CompressiqError("--near-dup-jaccard must be in (0, 1]")
+        if not self.inputs:
+            raise CompressiqError("no inputs: give files, folders or URLs to collect from")
