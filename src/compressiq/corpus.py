@@ -1,7 +1,8 @@
 """Corpora in: documents in the paper's schema ``{content, subset, meta}`` from files or a hub.
 
 ``--corpus`` takes a built-in name (``sample``, ``demo``, or one subset such as ``sample:cc``), a
-JSON Lines or Parquet file, a folder of text files (one document per file), or a Hugging Face
+JSON Lines or Parquet file, a folder of text files (one document per file) or of JSON Lines shards
+(what ``compressiq collect`` writes; its output folder works too), or a Hugging Face
 dataset id (``hkust-nlp/llm-compression:cc``, loaded with ``datasets`` when online).
 """
 
@@ -131,7 +132,14 @@ def _document(path: Path, number: int, row: Any) -> Document:
 
 
 def _folder(path: Path) -> Iterator[Document]:
+    """A ``compressiq collect`` output folder (or its shard folder), else one document per text file."""
+    if (path / "card.json").is_file():
+        path = path / json.loads((path / "card.json").read_text(encoding="utf-8"))["subset"]
     files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if files and all(f.suffix == ".jsonl" for f in files):
+        for f in files:
+            yield from _jsonl(f)
+        return
     for f in files:
         yield Document(_read_text(f), path.name, {"file": str(f.relative_to(path))})
 
