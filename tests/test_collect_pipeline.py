@@ -107,7 +107,7 @@ def test_a_failed_task_loses_nothing_and_the_rerun_matches_a_clean_build(tmp_pat
     assert all("skipped" in line for line in lines)  # a third run has nothing to do
 
 
-# Expected values: datasketch 1.6 `lsh._optimal_param(threshold, 256, 0.5, 0.5)`, computed independently.
+# Expected values: datasketch 2.0 `lsh._optimal_param(threshold, 256, 0.5, 0.5)`, computed independently.
 @pytest.mark.parametrize(("threshold", "bands"), [(0.85, (13, 19)), (0.7, (25, 10))], ids=["0.85", "0.7"])
 def test_minhash_bands_put_the_lsh_step_at_the_threshold(threshold: float, bands: tuple[int, int]) -> None:
     b, r = minhash_bands(threshold)
