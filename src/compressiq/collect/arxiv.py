@@ -163,7 +163,7 @@ class SourceReader(PipelineStep):
         known = parse_id(path.name)
         stamp = source.mtime if source.mtime is not None else path.stat().st_mtime
         metadata = {
-            "date": paper.date or paper_date(known[1:] if known else None, stamp),
+            "date": paper.date[:10] if paper.date else paper_date(known[1:] if known else None, stamp),
             "source": path.name,
             "main_tex": main,
             "encoding": "latin-1" if "latin-1" in encodings else "utf-8",

@@ -16,7 +16,8 @@ MAX_CONTROL_SHARE = 0.01  # more C0 control bytes than this share (or any NUL) m
 _CONTROL = frozenset(range(32)) - {9, 10, 12, 13}  # tab, newline, form feed, carriage return are text
 _COMMENT = re.compile(r"(?<!\\)((?:\\\\)*)%[^\n]*(?:\n[ \t]*)?")
 _COMMENT_ENV = re.compile(r"\\begin\{comment\}.*?\\end\{comment\}", re.DOTALL)
-_INPUT = re.compile(r"\\(?:input|include)(?![A-Za-z@])\s*(?:\{([^{}]*)\}|([^\s{}\\%]+))")
+# \input{a}, \include{a}, or TeX's bare \input a (the space that ends the name is part of the command)
+_INPUT = re.compile(r"\\(?:input|include)(?![A-Za-z@])\s*(?:\{([^{}]*)\}|([^\s{}\\%]+) ?)")
 _DOCUMENTCLASS = re.compile(r"\\document(?:class|style)(?![A-Za-z@])")
 _BEGIN_DOCUMENT = re.compile(r"\\begin\s*\{document\}")
 _END_DOCUMENT = re.compile(r"\\end\s*\{document\}")
