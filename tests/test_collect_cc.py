@@ -269,3 +269,12 @@ def test_the_perplexity_filter_is_last_and_only_with_a_model(kenlm_model: Path, 
     (tmp_path / "fr.arpa.bin").write_text("not read")
     with pytest.raises(CompressiqError, match=r"fr\.sp\.model is missing"):
         cc.cleaners(config(tmp_path, kenlm_model=tmp_path / "fr.arpa.bin"))
+
+
+@pytest.mark.parametrize(
+    "stamp, iso",
+    [("2014-08-21T04:21:14Z", "2014-08-21T04:21:14Z"), ("20140821042114", "2014-08-21T04:21:14Z")],
+    ids=["warc-date", "arc-archive-date"],
+)
+def test_record_dates_are_iso(stamp: str, iso: str) -> None:
+    assert cc.iso_date(stamp) == iso

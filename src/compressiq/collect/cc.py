@@ -147,21 +147,27 @@ def _open(path: str) -> Iterator[IO[bytes]]:
         filesystem, inner = url_to_fs(path)
         stream = filesystem.open(inner, "rb", compression="infer")
     except OSError as err:
-        hint = ": Common Crawl URLs need the network; offline, pass local WARC files" if "://" in path else ""
+        hint = ": not there, or no network (offline, pass local WARC files)" if "://" in path else ""
         raise CompressiqError(f"cannot read {path} ({type(err).__name__}){hint}") from err
     with stream:
         yield stream
 
 
 def _declare_payload_type(record: Any) -> Any:
-    """Fill a missing WARC-Identified-Payload-Type from the server's HTTP Content-Type, when it says HTML.
+    """Fill a missing WARC-Identified-Payload-Type: ``text/plain`` for a WET record, the server's HTTP
+    Content-Type for a response when it says HTML.
 
     Crawls before 2017 lack the header; datatrove then sniffs the payload with libmagic, which calls XHTML
     pages (``<?xml ...?>`` first) ``text/xml`` and drops them, as it does two of the four pages in the
-    genuine CC-MAIN-2014-35 sample. The server's declaration is the better evidence.
+    genuine CC-MAIN-2014-35 sample, and may call extracted text a script. The declarations are the better
+    evidence.
     """
     headers = record.rec_headers
-    if record.rec_type == "response" and record.http_headers and not headers.get_header("WARC-Identified-Payload-Type"):
+    if headers.get_header("WARC-Identified-Payload-Type"):
+        return record
+    if record.rec_type == "conversion":
+        headers.add_header("WARC-Identified-Payload-Type", "text/plain")
+    elif record.http_headers:
         declared = (record.http_headers.get_header("Content-Type") or "").split(";")[0].strip().lower()
         if declared in HTML_TYPES:
             headers.add_header("WARC-Identified-Payload-Type", declared)
