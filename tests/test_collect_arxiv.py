@@ -222,6 +222,20 @@ def test_inline_resolves_recursively_and_survives_cycles_and_missing_files() -> 
     assert latex.inline("0.tex", deep, max_depth=3)[0] == "0123"
 
 
+def test_inline_stops_an_input_bomb() -> None:
+    """Eight files, each \\input-ing the next 100 times: 100^7 pastes unbounded, a handful with a budget."""
+    files = {f"{i}.tex": f"<{i}>" + f"\\input{{{i + 1}}}" * 100 for i in range(8)}
+    text, missing = latex.inline("0.tex", files, max_chars=10_000)
+    assert text.startswith("<0><1><2><3><4><5><6><7>") and len(text) < 10_000 and len(missing) > 100
+
+
+def test_hostile_environments_are_cut_in_linear_time() -> None:
+    start = time.perf_counter()
+    assert latex.strip_bibliography("Kept." + "\\begin{thebibliography}" * 200_000) == "Kept."
+    assert latex.strip_comments("\\begin{comment}" * 200_000 + "\\\\" * 200_000) == ""
+    assert time.perf_counter() - start < 2
+
+
 @pytest.mark.parametrize(
     ("data", "decoded"),
     [

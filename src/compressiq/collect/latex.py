@@ -11,11 +11,11 @@ import re
 from collections.abc import Mapping
 
 MAX_INPUT_DEPTH = 8  # \input nesting deeper than this is dropped (real papers nest 2-3 levels)
+MAX_INLINED_CHARS = 16 * 2**20  # a file \input 100 times, each inputting another 100 times, stops here
 MAX_CONTROL_SHARE = 0.01  # more C0 control bytes than this share (or any NUL) means binary, not TeX
 
 _CONTROL = frozenset(range(32)) - {9, 10, 12, 13}  # tab, newline, form feed, carriage return are text
 _COMMENT = re.compile(r"(?<!\\)((?:\\\\)*)%[^\n]*(?:\n[ \t]*)?")
-_COMMENT_ENV = re.compile(r"\\begin\{comment\}.*?\\end\{comment\}", re.DOTALL)
 # \input{a}, \include{a}, or TeX's bare \input a (the space that ends the name is part of the command)
 _INPUT = re.compile(r"\\(?:input|include)(?![A-Za-z@])\s*(?:\{([^{}]*)\}|([^\s{}\\%]+) ?)")
 _DOCUMENTCLASS = re.compile(r"\\document(?:class|style)(?![A-Za-z@])")
@@ -23,10 +23,8 @@ _BEGIN_DOCUMENT = re.compile(r"\\begin\s*\{document\}")
 _END_DOCUMENT = re.compile(r"\\end\s*\{document\}")
 _ENDINPUT = re.compile(r"\\endinput(?![A-Za-z@])")
 _BIBLIOGRAPHY = re.compile(
-    r"\\begin\{thebibliography\}.*?\\end\{thebibliography\}"
-    r"|\\(?:bibliography|bibliographystyle|addbibresource|nocite)\s*(?:\[[^\]]*\])?\{[^{}]*\}"
-    r"|\\printbibliography(?![A-Za-z@])(?:\[[^\]]*\])?",
-    re.DOTALL,
+    r"\\(?:bibliography|bibliographystyle|addbibresource|nocite)\s*(?:\[[^\]]*\])?\{[^{}]*\}"
+    r"|\\printbibliography(?![A-Za-z@])(?:\[[^\]]*\])?"
 )
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t]*$", re.MULTILINE)
 _REFERENCES_TITLE = re.compile(r"^(?:[\dA-Z]+\.?\s+)?(?:references?|bibliography|literature|works cited)\W*$", re.I)
@@ -56,7 +54,7 @@ def strip_comments(tex: str) -> str:
     ``\\%`` is a percent sign, ``\\\\%`` a line break then a comment. Verbatim text is not special-cased.
     """
     tex = _COMMENT.sub(r"\1", tex.replace("\r\n", "\n"))
-    tex = _COMMENT_ENV.sub("", tex)
+    tex = cut_environment(tex, "comment")
     end = _ENDINPUT.search(tex)
     return tex[: end.start()] if end else tex
 
@@ -97,22 +95,28 @@ def find_main(files: Mapping[str, str]) -> str | None:
     return max(sorted(candidates), key=rank, default=None)
 
 
-def inline(main: str, files: Mapping[str, str], max_depth: int = MAX_INPUT_DEPTH) -> tuple[str, list[str]]:
+def inline(
+    main: str, files: Mapping[str, str], max_depth: int = MAX_INPUT_DEPTH, max_chars: int = MAX_INLINED_CHARS
+) -> tuple[str, list[str]]:
     """The main file with every ``\\input``/``\\include`` replaced by the file's text, recursively.
 
     Returns the text and the targets that were dropped: missing from the source, a cycle (``a`` inputs
-    ``b`` inputs ``a``) or deeper than ``max_depth``. The main file is cut after its ``\\end{document}``
-    (LaTeX ignores the rest). Nothing is read from disk: unresolved commands vanish, pandoc sees none.
+    ``b`` inputs ``a``), deeper than ``max_depth`` or past ``max_chars`` pasted in all. The main file
+    is cut after its ``\\end{document}`` (LaTeX ignores the rest). Nothing is read from disk:
+    unresolved commands vanish, so pandoc sees none.
     """
     missing: list[str] = []
+    budget = max_chars
 
     def expand(name: str, stack: tuple[str, ...]) -> str:
         def replace(match: re.Match[str]) -> str:
+            nonlocal budget
             target = (match.group(1) or match.group(2)).strip()
             path = resolve(target, name, main, files)
-            if path is None or path in stack or len(stack) > max_depth:
+            if path is None or path in stack or len(stack) > max_depth or len(files[path]) > budget:
                 missing.append(target)
                 return ""
+            budget -= len(files[path])
             return expand(path, (*stack, path))
 
         text = files[name]
@@ -122,9 +126,23 @@ def inline(main: str, files: Mapping[str, str], max_depth: int = MAX_INPUT_DEPTH
     return expand(main, (main,)), missing
 
 
+def cut_environment(tex: str, name: str) -> str:
+    """``tex`` without each ``\\begin{name}…\\end{name}``; an unclosed one runs to the end.
+
+    A scan with ``str.find``, not a lazy regex: linear even on a hostile file of a million openings.
+    """
+    begin, end = f"\\begin{{{name}}}", f"\\end{{{name}}}"
+    pieces, at = [], 0
+    while (start := tex.find(begin, at)) != -1:
+        pieces.append(tex[at:start])
+        stop = tex.find(end, start + len(begin))
+        at = len(tex) if stop == -1 else stop + len(end)
+    return "".join(pieces) + tex[at:]
+
+
 def strip_bibliography(tex: str) -> str:
     """``tex`` without its bibliography: ``thebibliography`` and the BibTeX/biblatex commands."""
-    return _BIBLIOGRAPHY.sub("", tex)
+    return _BIBLIOGRAPHY.sub("", cut_environment(tex, "thebibliography"))
 
 
 def strip_references_section(markdown: str) -> str:
@@ -132,14 +150,18 @@ def strip_references_section(markdown: str) -> str:
 
     The section runs to the next heading of the same or a higher level, or to the end.
     """
-    headings = list(_HEADING.finditer(markdown))
-    for i, heading in enumerate(headings):
+    pieces: list[str] = []
+    start, level = 0, 0  # where kept text resumes; the level of the section being cut (0: none)
+    for heading in _HEADING.finditer(markdown):
+        depth = len(heading.group(1))
+        if level and depth > level:
+            continue
+        if level:
+            start, level = heading.start(), 0
         if _REFERENCES_TITLE.match(heading.group(2).strip("*_ ")):
-            level = len(heading.group(1))
-            after = (h for h in headings[i + 1 :] if len(h.group(1)) <= level)
-            end = next((h.start() for h in after), len(markdown))
-            return strip_references_section(markdown[: heading.start()] + markdown[end:])
-    return markdown
+            pieces.append(markdown[start : heading.start()])
+            level = depth
+    return "".join(pieces) + ("" if level else markdown[start:])
 
 
 def math_share(markdown: str) -> float:
