@@ -10,8 +10,9 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+from datatrove.data import Document
 
-from compressiq.collect import python
+from compressiq.collect import github
 from compressiq.collect.blocks import DateWindow, LengthLimits, run_steps
 from compressiq.collect.config import CollectConfig
 from compressiq.collect.licences import spdx_id
@@ -95,14 +96,15 @@ WINDOW = {"since": dt.date(2026, 1, 1), "until": dt.date(2026, 6, 30)}
 
 @pytest.fixture(scope="module")
 def repos(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three repositories in one folder: ``alpha`` (MIT, a GitHub remote), ``beta.git`` (bare, Apache-2.0)
-    created inside the window, ``old`` created before it."""
+    """Repositories in one folder: ``alpha`` (MIT, a GitHub remote), ``beta.git`` (bare, Apache-2.0)
+    created inside the window, ``nested/old`` created before it, and ``empty`` with no commit."""
     root = tmp_path_factory.mktemp("repos")
     alpha = root / "alpha"
     files: dict[str, str | bytes] = {"LICENSE": licence_text("attrs"), "README.md": "# alpha\n", **MADE}
     files |= stdlib(*KEPT_STDLIB[:4], *DROPPED_STDLIB)
     files["latin1.py"] = "# Caf\xe9 menu\nPRICES = {'caf\xe9': 2}\n".encode("latin-1") + CODE.encode()
     files["binary.py"] = b"\0\1\2" + CODE.encode()
+    files["pkg/__init__.py"] = ""
     commit(alpha, files, "2026-02-10T09:30:00+02:00")
     commit(alpha, stdlib(*KEPT_STDLIB[4:]), "2026-03-15T12:00:00Z")  # a later commit: the creation stays
     git(alpha, "remote", "add", "origin", "git@github.com:octo/alpha.git")
@@ -111,20 +113,22 @@ def repos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     commit(work, files, "2026-01-05T00:00:00Z")
     git(root, "clone", "-q", "--bare", str(work), "beta.git")
     commit(root / "nested" / "old", stdlib("colorsys.py", "textwrap.py"), "2024-06-01T00:00:00Z")
+    git(root, "init", "-q", "empty")  # no commit, no HEAD: unreadable, skipped
     return root
 
 
-def collect(repos: Path, rank: int = 0, world_size: int = 1) -> tuple[list, dict[str, int]]:
-    """The documents the python subset keeps, and the drop count per reason over every step."""
+def collect(repos: Path, rank: int = 0, world_size: int = 1) -> tuple[list[Document], dict[str, int]]:
+    """The documents the python subset keeps, and the count per reason (and of unreadable repositories)."""
     config = CollectConfig("python", inputs=(str(repos),), out=repos / "out", **WINDOW)
-    steps = [python.reader(config), DateWindow(config.since, config.until), *python.cleaners(config)]
+    steps = [github.reader(config), DateWindow(config.since, config.until), *github.cleaners(config)]
     steps.append(LengthLimits(config.min_chars, config.max_chars))
     kept = list(run_steps(steps, rank, world_size))
     drops: dict[str, int] = {}
     for step in steps:
         for key, metric in step.stats.stats.items():
-            if key.startswith("dropped_"):
-                drops[key.removeprefix("dropped_")] = drops.get(key.removeprefix("dropped_"), 0) + metric.total
+            if key.startswith("dropped_") or key == "unreadable_repositories":
+                reason = key.removeprefix("dropped_")
+                drops[reason] = drops.get(reason, 0) + metric.total
     return kept, drops
 
 
@@ -134,6 +138,8 @@ def test_python_subset_keeps_clean_dated_code_and_names_every_drop(repos: Path) 
     expected = {("octo/alpha", name) for name in KEPT_STDLIB} | {("beta", name) for name in TWINS}
     assert set(by_path) == expected
     assert drops == {
+        "unreadable_repositories": 1,  # empty
+        "empty": 1,  # pkg/__init__.py
         "binary": 1,
         "non_utf8": 1,
         "before_since": 2,  # old: colorsys.py, textwrap.py
@@ -163,12 +169,12 @@ def test_repositories_are_split_over_tasks(repos: Path) -> None:
     everything = {d.id for d in collect(repos)[0]}
     assert set.union(*shards) == everything
     assert sum(map(len, shards)) == len(everything)
-    assert [bool(s) for s in shards] == [True, True, False]  # alpha, beta.git, old (all of it too old)
+    assert [bool(s) for s in shards] == [True, True, False]  # alpha and nested/old, beta.git, empty
 
 
 def test_repository_outside_a_window_has_no_licence_and_its_root_date(repos: Path) -> None:
     config = CollectConfig("python", inputs=(str(repos / "nested" / "old"),), out=repos / "out")
-    docs = list(run_steps([python.reader(config)]))
+    docs = list(run_steps([github.reader(config)]))
     assert [d.metadata["path"] for d in docs] == ["colorsys.py", "textwrap.py"]
     assert {d.metadata["repo"] for d in docs} == {"old"}
     assert {d.metadata["license"] for d in docs} == {None}
@@ -183,16 +189,16 @@ def test_github_search_fails_offline_with_one_clear_line(tmp_path: Path, monkeyp
     monkeypatch.delenv("NO_PROXY", raising=False)
     config = CollectConfig("python", inputs=("github",), out=tmp_path / "out", **WINDOW)
     with pytest.raises(CompressiqError, match=r"^GitHub search failed \(.*\): the github input needs the network$"):
-        list(run_steps([python.reader(config)]))
+        list(run_steps([github.reader(config)]))
     unbounded = CollectConfig("python", inputs=("github",), out=tmp_path / "out")
     with pytest.raises(CompressiqError, match="give both --since and --until"):
-        list(run_steps([python.reader(unbounded)]))
+        list(run_steps([github.reader(unbounded)]))
 
 
 def test_missing_input_is_an_error(tmp_path: Path) -> None:
     config = CollectConfig("python", inputs=(str(tmp_path / "nowhere"),), out=tmp_path / "out")
     with pytest.raises(CompressiqError, match="no such input"):
-        list(run_steps([python.reader(config)]))
+        list(run_steps([github.reader(config)]))
 
 
 @pytest.mark.parametrize(
@@ -210,7 +216,7 @@ def test_missing_input_is_an_error(tmp_path: Path) -> None:
     ids=["function", "empty", "camel", "long-word", "digits", "escapes", "non-ascii", "whitespace"],
 )
 def test_approximate_tokens(text: str, tokens: int) -> None:
-    assert python.approximate_tokens(text) == tokens
+    assert github.approximate_tokens(text) == tokens
 
 
 @pytest.mark.parametrize(
@@ -235,12 +241,12 @@ def test_approximate_tokens(text: str, tokens: int) -> None:
     ],
 )
 def test_codeparrot_checks(reason: str, text: str, drops: bool) -> None:
-    assert python.CHECKS[reason](text) is drops
+    assert github.CHECKS[reason](text) is drops
 
 
 def test_cleaners_are_named_filters_in_codeparrot_order() -> None:
     config = CollectConfig("python", inputs=("repos",), out=Path("out"))
-    assert [step.reason for step in python.cleaners(config)] == list(python.CHECKS)
+    assert [step.reason for step in github.cleaners(config)] == list(github.CHECKS)
 
 
 @pytest.mark.parametrize(

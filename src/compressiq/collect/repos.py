@@ -25,7 +25,7 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.readers.base import BaseReader
 from datatrove.utils.logging import logger
 
-from compressiq.collect import github
+from compressiq.collect import github_api
 from compressiq.collect.licences import is_licence_file, spdx_id
 from compressiq.errors import CompressiqError
 
@@ -37,7 +37,7 @@ class Repository:
     """A repository to walk: a local ``path``, or a search ``hit`` cloned when its task reaches it."""
 
     path: Path | None = None
-    hit: github.Hit | None = None
+    hit: github_api.Hit | None = None
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,9 @@ class RepositoryReader(BaseReader):
     """The files ending in ``suffix`` at HEAD of every repository in ``inputs``, repositories split over tasks.
 
     An input is a repository (working copy or bare), a folder searched for repositories, or ``github``
-    (see ``collect.github``: needs ``since`` and ``until``). Binary and non-UTF-8 files are dropped here
-    and counted (``dropped_binary``, ``dropped_non_utf8``); so are repositories git cannot read
-    (``dropped_unreadable_repository``).
+    (see ``collect.github_api``: needs ``since`` and ``until``). Empty, binary and non-UTF-8 files are dropped
+    here with a reason (``dropped_empty``, ``dropped_binary``, ``dropped_non_utf8``); a repository git cannot
+    read (or clone) is logged, counted as ``unreadable_repositories`` and skipped.
     """
 
     name = "🐙 Git repositories"
@@ -71,19 +71,21 @@ class RepositoryReader(BaseReader):
                 path, entries, meta = self.open(repository)
             except CompressiqError as e:
                 logger.warning(str(e))
-                self.stat_update("dropped_unreadable_repository")
+                self.stat_update("unreadable_repositories")
                 continue
-            self.stat_update("repositories")
+            count = 0
             for document in self.documents(path, entries, meta):
+                count += 1
                 self.update_doc_stats(document)
                 yield document
+            self.stat_update("documents", value=count, unit="repository")
 
     def repositories(self) -> list[Repository]:
         """Every input's repositories, in input order (each task takes every ``world_size``-th)."""
         found: list[Repository] = []
         for spec in self.inputs:
-            if github.is_github(spec):
-                found += [Repository(hit=hit) for hit in github.search(spec, self.since, self.until)]
+            if github_api.is_github(spec):
+                found += [Repository(hit=hit) for hit in github_api.search(spec, self.since, self.until)]
             else:
                 found += [Repository(path=path) for path in local_repositories(Path(spec))]
         return found
@@ -91,7 +93,7 @@ class RepositoryReader(BaseReader):
     def open(self, repository: Repository) -> tuple[Path, list[Entry], dict[str, str | None]]:
         """Where the repository is (cloning a search hit), HEAD's files, and the metadata of them all."""
         hit = repository.hit
-        path = github.clone(hit) if hit else repository.path
+        path = github_api.clone(hit) if hit else repository.path
         assert path is not None
         entries = tree(path)
         meta = {
@@ -105,13 +107,17 @@ class RepositoryReader(BaseReader):
     def documents(self, path: Path, entries: list[Entry], meta: dict[str, str | None]) -> Iterator[Document]:
         """A document for each file ending in ``suffix`` that is UTF-8 text."""
         with BlobReader(path) as blobs:
-            for entry in entries:
-                if entry.path.endswith(self.suffix) and (text := self.decode(blobs.read(entry.blob))):
+            for entry in (entry for entry in entries if entry.path.endswith(self.suffix)):
+                text = self.decode(blobs.read(entry.blob))
+                if text is not None:
                     metadata = {**meta, "path": entry.path}
                     yield Document(text=text, id=f"{meta['repo']}/{entry.path}", metadata=metadata)
 
     def decode(self, data: bytes) -> str | None:
-        """The file's text; ``None`` (counted) for a binary (NUL bytes) or non-UTF-8 file."""
+        """The file's text; ``None`` (counted) for an empty, binary (NUL bytes) or non-UTF-8 file."""
+        if not data.strip():
+            self.stat_update("dropped_empty")
+            return None
         if b"\0" in data:
             self.stat_update("dropped_binary")
             return None
