@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib.metadata
+import json
 import os
 import subprocess
 import sysconfig
@@ -12,7 +14,8 @@ from pathlib import Path
 import pytest
 from datatrove.data import Document
 
-from compressiq.collect import github
+from compressiq.cache import write_atomic
+from compressiq.collect import github, github_api
 from compressiq.collect.blocks import DateWindow, LengthLimits, run_steps
 from compressiq.collect.config import CollectConfig
 from compressiq.collect.licences import spdx_id
@@ -193,6 +196,26 @@ def test_github_search_fails_offline_with_one_clear_line(tmp_path: Path, monkeyp
     unbounded = CollectConfig("python", inputs=("github",), out=tmp_path / "out")
     with pytest.raises(CompressiqError, match="give both --since and --until"):
         list(run_steps([github.reader(unbounded)]))
+
+
+def test_github_hits_are_shallow_cloned_and_keep_githubs_date(
+    repos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The online path after the search: cached hits (here local URLs) are cloned into the cache and read."""
+    monkeypatch.setenv("COMPRESSIQ_CACHE", str(tmp_path))
+    beta = github_api.Hit("octo/beta", (repos / "beta.git").as_uri(), "2026-01-20T10:00:00Z", licence=None)
+    gone = github_api.Hit("octo/gone", (tmp_path / "nowhere").as_uri(), "2026-01-21T10:00:00Z", licence="MIT")
+    memo = github_api.search_file("github", WINDOW["since"], WINDOW["until"])
+    write_atomic(memo, json.dumps([dataclasses.asdict(beta), dataclasses.asdict(gone)]))
+    config = CollectConfig("python", inputs=("github",), out=tmp_path / "out", **WINDOW)
+    step = github.reader(config)
+    docs = list(run_steps([step]))
+    assert sorted(d.metadata["path"] for d in docs) == sorted([*TWINS, CONFIG_HEAVY])
+    assert {d.metadata["repo"] for d in docs} == {"octo/beta"}
+    assert {d.metadata["date"] for d in docs} == {"2026-01-20T10:00:00Z"}  # GitHub's, not the clone's
+    assert {d.metadata["license"] for d in docs} == {"Apache-2.0"}  # unknown to GitHub: read from LICENSE
+    assert step.stats["unreadable_repositories"].total == 1  # octo/gone
+    assert (tmp_path / "github" / "repos" / "octo__beta" / "LICENSE").is_file()
 
 
 def test_missing_input_is_an_error(tmp_path: Path) -> None:

@@ -51,14 +51,19 @@ def search(spec: str, since: dt.date | None, until: dt.date | None) -> list[Hit]
     """The Python repositories created from ``since`` to ``until`` (inclusive), cached by query."""
     if since is None or until is None:
         raise CompressiqError("the github input searches by creation date: give both --since and --until")
-    extra = spec.partition(":")[2].strip()
-    key = hashlib.sha256(f"{extra}|{since}|{until}".encode()).hexdigest()[:16]
-    memo = cache_dir() / "github" / "search" / f"{key}.json"
+    memo = search_file(spec, since, until)
     if memo.is_file():
         return [Hit(**row) for row in json.loads(memo.read_text(encoding="utf-8"))]
+    extra = spec.partition(":")[2].strip()
     hits = [hit for day in _days(since, until) for hit in _search_day(day, extra)]
     write_atomic(memo, json.dumps([asdict(hit) for hit in hits]))
     return hits
+
+
+def search_file(spec: str, since: dt.date, until: dt.date) -> Path:
+    """Where the hits of one search are kept (JSON, a list of ``Hit`` fields), written once complete."""
+    key = hashlib.sha256(f"{spec.partition(':')[2].strip()}|{since}|{until}".encode()).hexdigest()[:16]
+    return cache_dir() / "github" / "search" / f"{key}.json"
 
 
 def clone(hit: Hit) -> Path:
@@ -74,8 +79,8 @@ def clone(hit: Hit) -> Path:
         subprocess.run(command, check=True, capture_output=True, text=True, timeout=CLONE_TIMEOUT_S, env=env)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
         shutil.rmtree(partial, ignore_errors=True)
-        detail = e.stderr.strip() if isinstance(e, subprocess.CalledProcessError) else "timed out"
-        raise CompressiqError(f"git clone {hit.url} failed: {detail}") from None
+        detail = e.stderr.strip().splitlines()[-1:] if isinstance(e, subprocess.CalledProcessError) else ["timed out"]
+        raise CompressiqError(f"git clone {hit.url} failed: {' '.join(detail) or 'no message'}") from None
     partial.rename(target)
     return target
 
