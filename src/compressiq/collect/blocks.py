@@ -62,9 +62,11 @@ class LengthLimits(BaseFilter):
         return True
 
 
-def run_steps(steps: Iterable[PipelineStep], rank: int = 0, world_size: int = 1) -> Iterator[Document]:
+def run_steps(
+    steps: Iterable[PipelineStep], rank: int = 0, world_size: int = 1, data: Iterator[Document] | None = None
+) -> Iterator[Document]:
     """The documents out of a chain of steps, in this process (what an executor does for one task)."""
-    data: Iterator[Document] = iter(())
+    data = data if data is not None else iter(())
     for step in steps:
         data = step.run(data, rank, world_size)
     return data

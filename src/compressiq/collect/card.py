@@ -90,8 +90,10 @@ def _add(acc: dict[str, Any], stats: dict[str, Any]) -> None:
     dropped = max(stats.get("dropped", 0), sum(reasons.values()))
     if unnamed := dropped - sum(reasons.values()):
         reasons[next((r for key, r in REASONS.items() if key in acc["step"]), "dropped")] = unnamed
-    documents = stats.get("documents")
-    n_in = documents["total"] + dropped if isinstance(documents, dict) else stats.get("total", 0)
+    documents = stats.get("documents")  # a reader's count: a dict of stats, or a bare number
+    if isinstance(documents, dict):
+        documents = documents["total"]
+    n_in = documents + dropped if isinstance(documents, int) else stats.get("total", 0)
     acc["in"] += n_in
     acc["out"] += n_in - dropped
     acc["characters"] += stats.get("doc_len", {}).get("total", 0)
