@@ -93,6 +93,8 @@ def _add(acc: dict[str, Any], stats: dict[str, Any]) -> None:
     documents = stats.get("documents")  # a reader's count: a dict of stats, or a bare number
     if isinstance(documents, dict):
         documents = documents["total"]
+    elif documents is None and "total" not in stats and isinstance(stats.get("doc_len"), dict):
+        documents = stats["doc_len"]["n"]  # a reader that only records each document's length
     n_in = documents + dropped if isinstance(documents, int) else stats.get("total", 0)
     acc["in"] += n_in
     acc["out"] += n_in - dropped
