@@ -45,14 +45,14 @@ def write_warc(path: Path, pages: list[Path]) -> None:
                                                           http_headers=http, warc_headers_dict=headers))  # fmt: skip
 
 
-def cc_inputs(folder: Path, per_language: int) -> Path:
+def cc_inputs(folder: Path, per_language: int, pydoc_pages: int | None = None) -> Path:
     folder.mkdir(parents=True)
     handbook = FIXTURES / "debian-handbook/usr/share/doc/debian-handbook/html"
     languages = sorted(p for p in handbook.iterdir() if p.is_dir())
     write_warc(
         folder / "handbook.warc.gz", [p for lang in languages for p in sorted(lang.glob("*.html"))[:per_language]]
     )
-    write_warc(folder / "pydoc.warc.gz", sorted((FIXTURES / "python3.11-doc").rglob("*.html")))
+    write_warc(folder / "pydoc.warc.gz", sorted((FIXTURES / "python3.11-doc").rglob("*.html"))[:pydoc_pages])
     write_warc(folder / "news.warc.gz", sorted((FIXTURES / "newspaper4k/tests/data/html").glob("*.html")))
     for genuine in sorted((FIXTURES / "warc/package/test/fixtures").glob("*.war[ct]*")):
         if not genuine.name.endswith(".wat"):
@@ -87,17 +87,23 @@ def python_inputs(folder: Path) -> Path:
 
 
 def arxiv_inputs(folder: Path, n: int) -> Path:
+    """``n`` TeX Live sources as gzipped e-prints; amsmath's testmath.tex and its two copies in other
+    classes (aomsample.tex, ijmsample.tex: the same paper) come first, a ready near-duplicate cluster."""
     folder.mkdir(parents=True)
     roots = [
         FIXTURES / f"texlive-{p}-doc/usr/share/doc/texlive-doc/latex" for p in ("latex-base", "science", "publishers")
     ]
+    trio = ("testmath.tex", "aomsample.tex", "ijmsample.tex")
+    paths = sorted(
+        (p for root in roots for p in root.rglob("*.tex*")),
+        key=lambda p: (p.name.removesuffix(".gz") not in trio, str(p)),
+    )
     sources = []
-    for root in roots:
-        for path in sorted(root.rglob("*.tex*")):
-            data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-            if path.name.endswith((".tex", ".tex.gz")) and b"\\documentclass" in data:
-                sources.append(data)
-    months = cycle(["2412", "2501", "2501", "2501", "2502"])
+    for path in paths:
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        if path.name.endswith((".tex", ".tex.gz")) and b"\\documentclass" in data:
+            sources.append(data)
+    months = cycle(["2501", "2501", "2501", "2412", "2502"])
     for i, (data, month) in enumerate(zip(sources[:n], months)):
         (folder / f"{month}.{i:05d}.gz").write_bytes(gzip.compress(data, mtime=0))
     return folder

@@ -106,7 +106,7 @@ def _add(acc: dict[str, Any], stats: dict[str, Any]) -> None:
 def _clean_name(name: str) -> str:
     """``"🔻 - FILTER: 📅 Date window"`` → ``"Date window"``."""
     tail = name.split(":", 1)[-1]
-    return "".join(ch for ch in tail if ch.isascii()).strip() or name
+    return " ".join("".join(ch for ch in tail if ch.isascii()).split()) or name
 
 
 def _output_meta(config: CollectConfig) -> list[dict[str, Any]]:

@@ -61,7 +61,13 @@ def strip_comments(tex: str) -> str:
 
 def input_targets(tex: str) -> list[str]:
     """The file names in ``\\input{a}``, ``\\input a`` and ``\\include{a}``, in order, as written."""
-    return [(m.group(1) or m.group(2)).strip() for m in _INPUT.finditer(tex)]
+    return [_target(m) for m in _INPUT.finditer(tex)]
+
+
+def _target(match: re.Match[str]) -> str:
+    """The file an ``\\input`` names; ``\\input{}`` (seen in class manuals) names the empty string."""
+    braced, bare = match.group(1), match.group(2)
+    return (braced if braced is not None else bare or "").strip()
 
 
 def resolve(target: str, including: str, main: str, files: Mapping[str, object]) -> str | None:
@@ -111,7 +117,7 @@ def inline(
     def expand(name: str, stack: tuple[str, ...]) -> str:
         def replace(match: re.Match[str]) -> str:
             nonlocal budget
-            target = (match.group(1) or match.group(2)).strip()
+            target = _target(match)
             path = resolve(target, name, main, files)
             if path is None or path in stack or len(stack) > max_depth or len(files[path]) > budget:
                 missing.append(target)
