@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import http.server
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -265,32 +268,83 @@ def test_bibliography_stripping() -> None:
     assert latex.strip_references_section(markdown) == "# Intro\n\nA.\n\n# Appendix\n\nB.\n"
 
 
-FEED = b"""<?xml version="1.0" encoding="UTF-8"?>
-<feed xmlns="http://www.w3.org/2005/Atom" xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">
-  <opensearch:totalResults>2</opensearch:totalResults>
-  <entry><id>http://arxiv.org/abs/2501.00001v2</id><published>2025-01-01T18:59:59Z</published></entry>
-  <entry><id>https://arxiv.org/abs/math/0501001v1</id><published>2005-01-03T10:00:00Z</published></entry>
-</feed>"""
-ERROR_FEED = b"""<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>http://arxiv.org/api/errors#x</id>
-<title>Error</title><summary>incorrect id format for 1234</summary></entry></feed>"""
+OAI_PAGE = b"""<?xml version="1.0" encoding="UTF-8"?>
+<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">
+  <responseDate>2025-02-01T00:00:00Z</responseDate>
+  <ListRecords>
+    <record><header><identifier>oai:arXiv.org:2501.00001</identifier><datestamp>2025-01-03</datestamp></header>
+      <metadata><arXiv xmlns="http://arxiv.org/OAI/arXiv/"><id>2501.00001</id><created>2025-01-01</created>
+        <categories>math.NT cs.IT</categories><license>http://creativecommons.org/licenses/by/4.0/</license>
+      </arXiv></metadata></record>
+    <record><header status="deleted"><identifier>oai:arXiv.org:2501.00002</identifier></header></record>
+    <record><header><identifier>oai:arXiv.org:math/0501001</identifier></header>
+      <metadata><arXiv xmlns="http://arxiv.org/OAI/arXiv/"><id>math/0501001</id><created>2005-01-03</created>
+        <categories>math.AG</categories></arXiv></metadata></record>
+    <resumptionToken cursor="0" completeListSize="2500">6960524|1001</resumptionToken>
+  </ListRecords>
+</OAI-PMH>"""
 
 
-def test_parse_feed() -> None:
-    assert arxiv_api.parse_feed(FEED) == (
-        2,
-        [("2501.00001", "2025-01-01T18:59:59Z"), ("math/0501001", "2005-01-03T10:00:00Z")],
+def oai_error(code: str) -> bytes:
+    return f'<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><error code="{code}">why</error></OAI-PMH>'.encode()
+
+
+def test_parse_oai() -> None:
+    cc_by = "http://creativecommons.org/licenses/by/4.0/"
+    assert arxiv_api.parse_oai(OAI_PAGE) == (
+        [
+            arxiv_api.Listed("2501.00001", "2025-01-01", cc_by, ("math.NT", "cs.IT")),
+            arxiv_api.Listed("math/0501001", "2005-01-03", None, ("math.AG",)),
+        ],
+        "6960524|1001",
     )
-    with pytest.raises(CompressiqError, match="refused the query: incorrect id format"):
-        arxiv_api.parse_feed(ERROR_FEED)
-    with pytest.raises(CompressiqError, match="no feed: b'Rate exceeded.'"):
-        arxiv_api.parse_feed(b"Rate exceeded.")
+    assert arxiv_api.parse_oai(oai_error("noRecordsMatch")) == ([], None)
+    with pytest.raises(CompressiqError, match="refused the request: idDoesNotExist: why"):
+        arxiv_api.parse_oai(oai_error("idDoesNotExist"))
+    with pytest.raises(CompressiqError, match="no XML: b'Rate exceeded.'"):
+        arxiv_api.parse_oai(b"Rate exceeded.")
+
+
+@pytest.fixture
+def oai_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """A local OAI-PMH endpoint: 503 once, then OAI_PAGE, then (for its token) a last page; yields the paths asked."""
+    asked: list[str] = []
+    last = OAI_PAGE.replace(b"6960524|1001", b"").replace(b"2501.00001", b"2501.09999")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            status, body = (
+                (503, b"") if len(asked) == 1 else (200, last if "resumptionToken" in self.path else OAI_PAGE)
+            )
+            self.send_response(status)
+            self.send_header("Retry-After", "0")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(arxiv_api, "OAI_URL", f"http://127.0.0.1:{server.server_port}/oai")
+    monkeypatch.setattr(arxiv_api, "REQUEST_INTERVAL_S", 0.0)
+    yield asked
+    server.shutdown()
+
+
+def test_listing_pages_through_and_keeps_the_window_and_category(oai_server: list[str]) -> None:
+    papers = arxiv_api.listing("arxiv:math.NT", SINCE, UNTIL)
+    assert [p.arxiv_id for p in papers] == ["2501.00001", "2501.09999"]  # math/0501001: 2005, and math.AG
+    assert len(oai_server) == 3 and "resumptionToken=6960524%7C1001" in oai_server[2]
+    assert "set=math" in oai_server[1] and "from=2025-01-01" in oai_server[1]
 
 
 CLOSED = "http://127.0.0.1:9"  # the discard port: nothing listens, the connection is refused at once
 
 
 def test_offline_listing_fails_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(arxiv_api, "API_URL", f"{CLOSED}/api/query")
+    monkeypatch.setattr(arxiv_api, "OAI_URL", f"{CLOSED}/oai")
     config = CollectConfig("arxiv_math", ("arxiv:math",), tmp_path, since=SINCE, until=UNTIL)
     with pytest.raises(CompressiqError, match=r"^arxiv:math: cannot reach arXiv \(.*\); offline, pass source files$"):
         arxiv.reader(config)
@@ -307,12 +361,13 @@ def test_listed_papers_come_from_the_cache_or_drop_when_unreachable(
     monkeypatch.setattr(arxiv_api, "REQUEST_INTERVAL_S", 0.0)
     cached = tmp_path / "2501.00001"
     cached.write_bytes(gzip.compress(texlive(offline_inputs, "amsmath/testmath.tex.gz")))
+    cc_by = "http://creativecommons.org/licenses/by/4.0/"
     papers = [
-        arxiv.Paper(cached, "2501.00001", "2025-01-03T18:00:00Z"),
-        arxiv.Paper(tmp_path / "2501.00002", "2501.00002", "2025-01-04T00:00:00Z"),
+        arxiv.Paper(cached, "2501.00001", "2025-01-03", cc_by),
+        arxiv.Paper(tmp_path / "2501.00002", "2501.00002", "2025-01-04", cc_by),
     ]
     reader = arxiv.SourceReader(papers)
     docs = list(reader.run(None))
-    assert [(d.id, d.metadata["date"]) for d in docs] == [("2501.00001", "2025-01-03")]
+    assert [(d.id, d.metadata["date"], d.metadata["license"]) for d in docs] == [("2501.00001", "2025-01-03", cc_by)]
     assert counts(reader)["dropped_download_failed"] == 1
     assert not (tmp_path / "2501.00002").exists()

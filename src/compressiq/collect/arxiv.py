@@ -2,15 +2,17 @@
 
 Inputs are arXiv source files as distributed (a gzipped tarball, a gzipped single file or plain TeX,
 told apart by their bytes, see :mod:`compressiq.collect.archives`) or folders of them; online,
-``arxiv:math`` (any math.* listing), ``arxiv:math.NT`` or ``arxiv:2501.00001`` lists papers through the
-arXiv API and downloads their sources into the cache (:mod:`compressiq.collect.arxiv_api`).
+``arxiv:math`` (any math.* listing), ``arxiv:math.NT`` or ``arxiv:2501.00001`` lists papers through arXiv's
+OAI-PMH and downloads their sources into the cache (:mod:`compressiq.collect.arxiv_api`); such papers
+are dated by their listing (first version) and carry ``metadata["license"]``.
 
-The date of a paper (``metadata["date"]``, what the date window filters on):
+The date of a paper (``metadata["date"]``, what the date window filters on) is its listing's when
+arXiv listed it; for a local file:
 
 1. its arXiv id, from the file name, gives the month of the first version: ``2501.00001`` → 2025-01,
    old style ``math0501001`` (``math/0501001``) → 2005-01;
 2. the day is the newest member's mtime in the tarball (arXiv keeps submission times), else the
-   gzip header's time, else the file's mtime (the cache sets it to the submission time), when that
+   gzip header's time, else the file's mtime (the cache sets it to the submission date), when that
    time falls in the id's month; otherwise the 1st of that month;
 3. without an id in the name, that time alone dates the paper.
 """
@@ -62,11 +64,12 @@ def cleaners(config: CollectConfig) -> list[PipelineStep]:
 
 @dataclass(frozen=True)
 class Paper:
-    """One source file to read; ``arxiv_id`` and ``date`` are set when the arXiv API listed it."""
+    """One source file to read; ``arxiv_id``, ``date`` and ``license`` are set when arXiv listed it."""
 
     path: Path
     arxiv_id: str | None = None
     date: str | None = None
+    license: str | None = None
 
 
 def papers(config: CollectConfig) -> list[Paper]:
@@ -75,8 +78,9 @@ def papers(config: CollectConfig) -> list[Paper]:
     for item in config.inputs:
         path = Path(item)
         if item.startswith("arxiv:"):
-            listed = arxiv_api.listing(item, config.since, config.until)
-            found += [Paper(arxiv_api.cache_path(arxiv_id), arxiv_id, date) for arxiv_id, date in listed]
+            for listed in arxiv_api.listing(item, config.since, config.until):
+                path = arxiv_api.cache_path(listed.arxiv_id)
+                found.append(Paper(path, listed.arxiv_id, listed.created, listed.license))
         elif path.is_dir():
             found += [Paper(p) for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith(".")]
         elif path.is_file():
@@ -170,6 +174,8 @@ class SourceReader(PipelineStep):
         }
         if arxiv_id := paper.arxiv_id or (known[0] if known else None):
             metadata["arxiv_id"] = arxiv_id
+        if paper.license:
+            metadata["license"] = paper.license
         return Document(text=text, id=arxiv_id or path.name, metadata=metadata)
 
     def decode(self, files: dict[str, bytes]) -> tuple[dict[str, str], set[str]]:
