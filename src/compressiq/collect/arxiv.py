@@ -33,7 +33,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.utils.logging import logger
 
 from compressiq.collect import arxiv_api, latex
-from compressiq.collect.archives import ArchiveError, read_source
+from compressiq.collect.archives import ArchiveError, Source, read_source
 from compressiq.collect.config import CollectConfig
 from compressiq.errors import CompressiqError, missing_extra
 
@@ -122,6 +122,19 @@ def is_tex_name(name: str) -> bool:
     return base.lower().endswith(TEX_SUFFIXES) or "." not in base
 
 
+def describe(paper: Paper, source: Source, main: str, encoding: str) -> dict[str, str]:
+    """The metadata of a paper: date, source (file name), main_tex, encoding; arxiv_id and license if known."""
+    known = parse_id(paper.path.name)
+    stamp = source.mtime if source.mtime is not None else paper.path.stat().st_mtime
+    date = paper.date[:10] if paper.date else paper_date(known[1:] if known else None, stamp)
+    metadata = {"date": date, "source": paper.path.name, "main_tex": main, "encoding": encoding}
+    if arxiv_id := paper.arxiv_id or (known[0] if known else None):
+        metadata["arxiv_id"] = arxiv_id
+    if paper.license:
+        metadata["license"] = paper.license
+    return metadata
+
+
 class SourceReader(PipelineStep):
     """One document per source file: the main ``.tex`` with its ``\\input``s inlined and comments dropped.
 
@@ -155,28 +168,16 @@ class SourceReader(PipelineStep):
             source = read_source(paper.path, wanted=is_tex_name)
         except ArchiveError as error:
             return self.drop(error.reason, str(error))
-        path = paper.path
         texts, encodings = self.decode(source.files)
         if not texts:
-            return self.drop("binary" if source.files else "no_tex", f"{path.name}: no TeX text in it")
+            return self.drop("binary" if source.files else "no_tex", f"{paper.path.name}: no TeX text in it")
         main = latex.find_main(texts)
         if main is None:
-            return self.drop("no_main_tex", f"{path.name}: no file with \\documentclass")
+            return self.drop("no_main_tex", f"{paper.path.name}: no file with \\documentclass")
         text, missing = latex.inline(main, texts)
         self.stat_update("inputs_missing", value=len(missing))
-        known = parse_id(path.name)
-        stamp = source.mtime if source.mtime is not None else path.stat().st_mtime
-        metadata = {
-            "date": paper.date[:10] if paper.date else paper_date(known[1:] if known else None, stamp),
-            "source": path.name,
-            "main_tex": main,
-            "encoding": "latin-1" if "latin-1" in encodings else "utf-8",
-        }
-        if arxiv_id := paper.arxiv_id or (known[0] if known else None):
-            metadata["arxiv_id"] = arxiv_id
-        if paper.license:
-            metadata["license"] = paper.license
-        return Document(text=text, id=arxiv_id or path.name, metadata=metadata)
+        metadata = describe(paper, source, main, "latin-1" if "latin-1" in encodings else "utf-8")
+        return Document(text=text, id=metadata.get("arxiv_id", paper.path.name), metadata=metadata)
 
     def decode(self, files: dict[str, bytes]) -> tuple[dict[str, str], set[str]]:
         """Comment-stripped text of each member that is text; binary members are counted and left out."""
