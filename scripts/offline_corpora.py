@@ -21,7 +21,7 @@ import io
 import os
 import subprocess
 import sys
-from itertools import cycle
+from itertools import cycle, zip_longest
 from pathlib import Path
 
 from warcio.statusandheaders import StatusAndHeaders
@@ -94,10 +94,9 @@ def arxiv_inputs(folder: Path, n: int) -> Path:
         FIXTURES / f"texlive-{p}-doc/usr/share/doc/texlive-doc/latex" for p in ("latex-base", "science", "publishers")
     ]
     trio = ("testmath.tex", "aomsample.tex", "ijmsample.tex")
-    paths = sorted(
-        (p for root in roots for p in root.rglob("*.tex*")),
-        key=lambda p: (p.name.removesuffix(".gz") not in trio, str(p)),
-    )
+    per_root = [sorted(root.rglob("*.tex*")) for root in roots]
+    interleaved = [p for group in zip_longest(*per_root) for p in group if p is not None]  # all three packages
+    paths = sorted(interleaved, key=lambda p: p.name.removesuffix(".gz") not in trio)  # stable: trio first
     sources = []
     for path in paths:
         data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()

