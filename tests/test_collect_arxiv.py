@@ -203,8 +203,9 @@ DOC = "\\documentclass{article}\\begin{document}"
         ({"a.tex": DOC, "b.tex": DOC}, "a.tex"),  # first name
         ({"sec.tex": "\\section{A}"}, None),
         ({"a.tex": "\\documentclassx"}, None),
+        ({"a.tex": DOC + "\\input{}"}, "a.tex"),  # class manuals write \input{} literally
     ],
-    ids=["largest", "begin-document", "not-included", "tie", "none", "not-the-command"],
+    ids=["largest", "begin-document", "not-included", "tie", "none", "not-the-command", "empty-input"],
 )
 def test_find_main(files: dict[str, str], main: str | None) -> None:
     assert latex.find_main(files) == main
@@ -221,6 +222,7 @@ def test_inline_resolves_recursively_and_survives_cycles_and_missing_files() -> 
     text, missing = latex.inline("paper/main.tex", files)
     assert text == "M[A()][B()][C][]\\end{document}"
     assert missing == ["sec/a", "../../../etc", "gone"]
+    assert latex.inline("a.tex", {"a.tex": "x\\input{}y"}) == ("xy", [""])
     deep = {f"{i}.tex": f"{i}\\input{{{i + 1}}}" for i in range(20)}
     assert latex.inline("0.tex", deep, max_depth=3)[0] == "0123"
 
