@@ -7,6 +7,7 @@ counts ``dropped_<reason>`` in the step's stats, which the dataset card reports.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Iterable, Iterator
 
 from datatrove.data import Document
@@ -60,6 +61,26 @@ class LengthLimits(BaseFilter):
         if len(doc.text) > self.max_chars:
             return False, "too_long"
         return True
+
+
+class Progress(PipelineStep):
+    """A progress bar of the documents passing by, on the terminal's stderr (datatrove's own log is
+    redirected to a file while a stage runs). Passes every document on unchanged."""
+
+    name = "Progress"
+
+    def __init__(self, description: str) -> None:
+        super().__init__()
+        self.description = description
+
+    def run(self, data: Iterator[Document], rank: int = 0, world_size: int = 1) -> Iterator[Document]:
+        from tqdm import tqdm
+
+        label = f"{self.description} (task {rank + 1}/{world_size})" if world_size > 1 else self.description
+        with tqdm(desc=label, unit=" docs", file=sys.__stderr__, leave=False, mininterval=1.0) as bar:
+            for doc in data:
+                bar.update()
+                yield doc
 
 
 def run_steps(

@@ -48,7 +48,8 @@ def write_card(config: CollectConfig, work: Path) -> dict[str, Any]:
         "characters_in": clean[0]["characters"] if clean else 0,
         "documents_out": final[-1]["out"] if final else 0,
         "characters_out": final[-1]["characters"] if final else 0,
-        "steps": clean[:-1] + final[1:-1],  # readers of cleaned shards and the writers are not filters
+        # The readers of cleaned shards, the writers and the progress bars drop nothing: not listed.
+        "steps": [s for s in clean[:-1] + final[1 : -1 - config.parquet] if s["step"] != "Progress"],
         "licences": LICENCES[config.subset],
         "licence_counts": dict(Counter(str(m.get("license")) for m in _output_meta(config) if "license" in m)),
         "config": {k: _jsonable(v) for k, v in dataclasses.asdict(config).items()},

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from compressiq.collect.blocks import DateWindow, LengthLimits
+from compressiq.collect.blocks import DateWindow, LengthLimits, Progress
 from compressiq.collect.config import CollectConfig
 from compressiq.collect.decontam import Decontaminate
 from compressiq.errors import CompressiqError, missing_extra
@@ -75,9 +75,10 @@ def stages(config: CollectConfig, subset: ModuleType, work: Path) -> list[Stage]
     def deduped() -> list[Any]:
         return [_reader(cleaned), ExactDedupFilter(dups, exact)]
 
-    clean = [subset.reader(config), DateWindow(config.since, config.until), *subset.cleaners(config)]
+    clean = [subset.reader(config), Progress(f"{config.subset}: cleaning"), DateWindow(config.since, config.until)]
+    clean += subset.cleaners(config)
     clean += [LengthLimits(config.min_chars, config.max_chars), JsonlWriter(cleaned, "${rank}.jsonl", None)]
-    final = [*deduped(), MinhashDedupFilter(remove)]
+    final = [*deduped(), MinhashDedupFilter(remove), Progress(f"{config.subset}: writing")]
     if config.decontaminate:
         final.append(Decontaminate(config.decontaminate, config.decontam_ngram))
     return [
