@@ -36,6 +36,7 @@ EXAMPLES = """examples:
   compressiq score --model org/big-model --corpus sample --backend openai --base-url http://127.0.0.1:8000/v1
   compressiq baselines --corpus sample --compressor xz-9e --compressor zstd-19   # classical compressors
   compressiq compress --model smollm2-135m notes.txt notes.ciqz && compressiq decompress notes.ciqz notes.txt
+  compressiq serve --model smollm2-135m --backend llamacpp --port 8000   # for --backend openai elsewhere
   compressiq models
   compressiq results --format csv > results.csv
   compressiq leaderboard --reference paper --format markdown
@@ -103,6 +104,13 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--model", help="where to find the model (default: the name in the file)")
     x.set_defaults(func=_decompress)
     collect_command.add_parser(sub)
+    sv = sub.add_parser("serve", help="serve a model's prompt log-probabilities (OpenAI /v1/completions)")
+    sv.add_argument("--model", required=True, help="registry name, .gguf file, model folder, or hub id")
+    sv.add_argument("--backend", choices=["transformers", "llamacpp"], default="transformers")
+    sv.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    sv.add_argument("--host", default="127.0.0.1", help="(default: %(default)s; 0.0.0.0 to listen on all)")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.set_defaults(func=_serve)
     m = sub.add_parser("models", help="list the model registry")
     m.set_defaults(func=_models)
     r = sub.add_parser("results", help="table of stored results; export as CSV or JSON")
@@ -298,6 +306,24 @@ def _read(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as e:
         raise CompressiqError(f"cannot read {path}: {e.strerror}") from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from compressiq import models
+    from compressiq.runner import load
+    from compressiq.serve import CompletionsServer
+
+    entry = models.resolve(args.model)
+    backend = load(models.locate(entry), entry.name, ScoreConfig(backend=args.backend, dtype=args.dtype))
+    server = CompletionsServer(backend, entry.name, args.host, args.port)
+    print(f"serving {entry.name} ({args.backend}) at http://{args.host}:{server.server_port}/v1", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
 
 
 def _models(args: argparse.Namespace) -> int:
