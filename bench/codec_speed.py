@@ -4,7 +4,7 @@ Same text, same chunks: the scorer scores each chunk as a document (block = stri
 which is the Σbits the compressed size should match. Prints KB/s both ways, sizes, and the ratio
 of decompression to scoring throughput (target: at least 0.5).
 
-    .venv/bin/python bench/codec_speed.py [--chars 40000] [--chunk-tokens 128] [--batch 64]
+    .venv/bin/python bench/codec_speed.py [--chars 40000] [--chunk-tokens 128] [--batch 64] [--corpus sample:cc]
 """
 
 from __future__ import annotations
@@ -33,9 +33,10 @@ def main() -> None:
     p.add_argument("--chars", type=int, default=40_000)
     p.add_argument("--chunk-tokens", type=int, default=128)
     p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--corpus", default="sample:cc", help="any --corpus spec; its documents joined by newlines")
     args = p.parse_args()
     backend, prefix = codec.load_model("smollm2-135m")
-    text = "\n".join(d.content for d in load_corpus("sample:cc").documents)[: args.chars]
+    text = "\n".join(d.content for d in load_corpus(args.corpus).documents)[: args.chars]
     data = text.encode("utf-8")
     xz, t_xz = timed(lambda: lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))
     blob, t_c = timed(codec.compress, data, backend, args.chunk_tokens, args.batch, prefix)
