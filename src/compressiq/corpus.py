@@ -128,17 +128,25 @@ def _document(path: Path, number: int, row: Any) -> Document:
     content = row.get("content") if isinstance(row, dict) else None
     if not isinstance(content, str):
         raise CompressiqError(f"{path}:{number}: not a {{content, subset, meta}} record with string content")
-    return Document(content, str(row.get("subset") or path.stem), dict(row.get("meta") or {}))
+    meta = row.get("meta") or {}
+    if isinstance(meta, str):  # Parquet written by compressiq collect keeps meta as JSON text
+        try:
+            meta = json.loads(meta)
+        except json.JSONDecodeError:
+            raise CompressiqError(f"{path}:{number}: meta is neither a mapping nor JSON") from None
+    return Document(content, str(row.get("subset") or path.stem), dict(meta))
 
 
 def _folder(path: Path) -> Iterator[Document]:
     """A ``compressiq collect`` output folder (or its shard folder), else one document per text file."""
-    if (path / "card.json").is_file():
+    collected = (path / "card.json").is_file()
+    if collected:
         path = path / json.loads((path / "card.json").read_text(encoding="utf-8"))["subset"]
     files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-    if files and all(f.suffix == ".jsonl" for f in files):
-        for f in files:
-            yield from _jsonl(f)
+    shards = {suffix: [f for f in files if f.suffix == suffix] for suffix in (".jsonl", ".parquet")}
+    if collected or (files and len(shards[".jsonl"]) + len(shards[".parquet"]) == len(files)):
+        for f in shards[".jsonl"] or shards[".parquet"]:  # JSON Lines first: both hold the same records
+            yield from _jsonl(f) if f.suffix == ".jsonl" else _parquet(f)
         return
     for f in files:
         yield Document(_read_text(f), path.name, {"file": str(f.relative_to(path))})

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -141,17 +142,24 @@ def _writers(config: CollectConfig) -> list[Any]:
     from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
 
     folder = str(config.out / config.subset)
-    schema = partial(_schema, subset=config.subset)
-    writers = [JsonlWriter(folder, "${rank}.jsonl", None, adapter=schema)]
+    writers = [JsonlWriter(folder, "${rank}.jsonl", None, adapter=partial(_schema, subset=config.subset))]
     if config.parquet:
-        writers.append(ParquetWriter(folder, "${rank}.parquet", adapter=schema))
+        import pyarrow as pa
+
+        schema = pa.schema([("content", pa.string()), ("subset", pa.string()), ("meta", pa.string())])
+        adapter = partial(_schema, subset=config.subset, meta_as_json=True)
+        writers.append(ParquetWriter(folder, "${rank}.parquet", adapter=adapter, schema=schema))
     return writers
 
 
-def _schema(writer: Any, doc: Any, subset: str) -> dict[str, Any]:
-    """The paper's schema: ``{content, subset, meta}``; the document id and metadata go into ``meta``."""
-    meta = {k: v for k, v in doc.metadata.items() if k != "file_path"}
-    return {"content": doc.text, "subset": subset, "meta": {"id": doc.id, **meta}}
+def _schema(writer: Any, doc: Any, subset: str, meta_as_json: bool = False) -> dict[str, Any]:
+    """The paper's schema: ``{content, subset, meta}``; the document id and metadata go into ``meta``.
+
+    In Parquet ``meta`` is a JSON string: its keys differ between subsets and documents (a field that
+    is null in the first batch would fix a null type), and ``--corpus`` reads it back as a dict.
+    """
+    meta = {"id": doc.id, **{k: v for k, v in doc.metadata.items() if k != "file_path"}}
+    return {"content": doc.text, "subset": subset, "meta": json.dumps(meta) if meta_as_json else meta}
 
 
 def _subset_module(subset: str) -> ModuleType:
