@@ -50,15 +50,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``python -m llama_cpp.server`` on SmolLM2, up within 90 s or the test fails."""
-    port = free_port()
-    gguf = models.locate(models.resolve("smollm2-135m"))
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--logits_all", "true", "--n_ctx", "1024", "--n_threads", "2", "--model_alias", "smollm2"]
-    log = tmp_path_factory.mktemp("server") / "log.txt"  # a file, not a pipe: a full pipe would stall it
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log.open("w"))
+def running(cmd: list[str], port: int, log: Path) -> Iterator[str]:
+    """Starts a server process, yields its base URL once ``/models`` answers (90 s at most), stops it.
+    Output goes to a file, not a pipe: a full pipe would stall the server."""
+    proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and proc.poll() is None:
@@ -69,10 +64,20 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.5)
     else:
         proc.kill()
-        raise RuntimeError(f"llama.cpp server did not start: {log.read_text()[-2000:]}")
+        raise RuntimeError(f"{cmd[2]} did not start: {log.read_text()[-2000:]}")
     yield url
     proc.terminate()
     proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``python -m llama_cpp.server`` on SmolLM2."""
+    port = free_port()
+    gguf = models.locate(models.resolve("smollm2-135m"))
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--logits_all", "true", "--n_ctx", "1024", "--n_threads", "2", "--model_alias", "smollm2"]
+    yield from running(cmd, port, tmp_path_factory.mktemp("server") / "log.txt")
 
 
 def fresh_corpus() -> Corpus:
@@ -196,25 +201,10 @@ def test_prompt_logprobs_shapes() -> None:
 
 @pytest.fixture(scope="module")
 def compressiq_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``compressiq serve`` on SmolLM2 with llama.cpp kernels, on 127.0.0.1, up within 90 s."""
+    """``compressiq serve`` on SmolLM2 with llama.cpp kernels."""
     port = free_port()
     cmd = [sys.executable, "-m", "compressiq.cli", "serve", "--model", "smollm2-135m", "--backend", "llamacpp"]
-    log = tmp_path_factory.mktemp("serve") / "log.txt"
-    proc = subprocess.Popen([*cmd, "--port", str(port)], stdout=log.open("w"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            urllib.request.urlopen(url + "/models", timeout=2).close()
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError(f"compressiq serve did not start: {log.read_text()[-2000:]}")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    yield from running([*cmd, "--port", str(port)], port, tmp_path_factory.mktemp("serve") / "log.txt")
 
 
 @pytest.mark.slow
