@@ -12,8 +12,12 @@ PY=${PYTHON:-python3}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$dest" "$cache/wheels"
-(cd "$tmp" && apt-get download -q python3.11-doc debian-handbook texlive-latex-base-doc texlive-science-doc \
-    texlive-publishers-doc >/dev/null 2>&1)
+debs="python3.11-doc debian-handbook texlive-latex-base-doc texlive-science-doc texlive-publishers-doc"
+# shellcheck disable=SC2086
+if ! (cd "$tmp" && apt-get download -q $debs >/dev/null 2>&1); then
+    apt-get update -q >/dev/null  # package lists missing or stale on a fresh machine (needs root)
+    (cd "$tmp" && apt-get download -q $debs >/dev/null)
+fi
 for deb in "$tmp"/*.deb; do
     name=$(basename "$deb"); name=${name%%_*}
     rm -rf "$dest/$name" && mkdir -p "$dest/$name"
