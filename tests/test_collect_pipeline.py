@@ -5,6 +5,7 @@ tested is the orchestration; each real subset has its own end-to-end test."""
 import datetime as dt
 import json
 import types
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,14 @@ def test_a_failed_task_loses_nothing_and_the_rerun_matches_a_clean_build(tmp_pat
 
 
 # Expected values: datasketch 2.0 `lsh._optimal_param(threshold, 256, 0.5, 0.5)`, computed independently.
+def test_a_build_with_other_settings_is_not_resumed_into(tmp_path: Path) -> None:
+    _inputs(tmp_path / "in")
+    collect(_config(tmp_path), log=lambda _: None, subset=_subset())
+    with pytest.raises(CompressiqError, match="holds a build with other settings"):
+        collect(replace(_config(tmp_path), min_chars=500), log=lambda _: None, subset=_subset())
+    collect(replace(_config(tmp_path), workers=2), log=lambda _: None, subset=_subset())  # same output
+
+
 @pytest.mark.parametrize(("threshold", "bands"), [(0.85, (13, 19)), (0.7, (25, 10))], ids=["0.85", "0.7"])
 def test_minhash_bands_put_the_lsh_step_at_the_threshold(threshold: float, bands: tuple[int, int]) -> None:
     b, r = minhash_bands(threshold)

@@ -52,12 +52,17 @@ def write_card(config: CollectConfig, work: Path) -> dict[str, Any]:
         "steps": [s for s in clean[:-1] + final[1 : -1 - config.parquet] if s["step"] != "Progress"],
         "licences": LICENCES[config.subset],
         "licence_counts": dict(Counter(str(m.get("license")) for m in _output_meta(config) if "license" in m)),
-        "config": {k: _jsonable(v) for k, v in dataclasses.asdict(config).items()},
+        "config": settings(config),
         "files": sorted(p.name for p in (config.out / config.subset).glob("*") if p.is_file()),
     }
     write_atomic(config.out / "README.md", render(card))
     write_atomic(config.out / "card.json", json.dumps(card, indent=1) + "\n")
     return card
+
+
+def settings(config: CollectConfig, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The config as JSON values (paths and dates as text)."""
+    return {k: _jsonable(v) for k, v in dataclasses.asdict(config).items() if k not in exclude}
 
 
 def render(card: dict[str, Any]) -> str:

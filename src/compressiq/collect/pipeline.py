@@ -53,9 +53,24 @@ def collect(
 
     subset = subset or _subset_module(config.subset)
     work = config.out / ".work"
+    _claim(config, work)
     for stage in stages(config, subset, work):
         _run(stage, work, log, min(config.workers, stage.tasks))
     return write_card(config, work)
+
+
+def _claim(config: CollectConfig, work: Path) -> None:
+    """Record the settings of the build in ``work``; refuse to resume a build made with other settings,
+    whose finished shards would otherwise be mixed into this one. ``workers`` changes no output."""
+    from compressiq.cache import write_atomic
+    from compressiq.collect.card import settings
+
+    path, mine = work / "settings.json", json.dumps(settings(config, exclude=("workers",)), sort_keys=True)
+    if not path.is_file():
+        work.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, mine + "\n")
+    elif json.loads(path.read_text(encoding="utf-8")) != json.loads(mine):
+        raise CompressiqError(f"{config.out} holds a build with other settings ({path}); choose another --out")
 
 
 def stages(config: CollectConfig, subset: ModuleType, work: Path) -> list[Stage]:
