@@ -38,7 +38,8 @@ def stage_steps(work: Path, stage: str) -> list[dict[str, Any]]:
 
 def write_card(config: CollectConfig, work: Path) -> dict[str, Any]:
     clean, final = stage_steps(work, "clean"), stage_steps(work, "write")
-    dates = [str(m["date"]) for m in _output_meta(config) if m.get("date")]
+    metas = _output_meta(config)  # read the written corpus once
+    dates = [str(m["date"]) for m in metas if m.get("date")]
     card = {
         "subset": config.subset,
         "sources": list(config.inputs),
@@ -51,7 +52,7 @@ def write_card(config: CollectConfig, work: Path) -> dict[str, Any]:
         # The readers of cleaned shards, the writers and the progress bars drop nothing: not listed.
         "steps": [s for s in clean[:-1] + final[1 : -1 - config.parquet] if s["step"] != "Progress"],
         "licences": LICENCES[config.subset],
-        "licence_counts": dict(Counter(str(m.get("license")) for m in _output_meta(config) if "license" in m)),
+        "licence_counts": dict(Counter(str(m.get("license")) for m in metas if "license" in m)),
         "config": settings(config),
         "files": sorted(p.name for p in (config.out / config.subset).glob("*") if p.is_file()),
     }
