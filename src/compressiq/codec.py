@@ -179,7 +179,7 @@ def _chunk_cache(backend: TransformersBackend, capacity: int) -> Any:
 
     class Buffered(transformers.DynamicLayer):  # type: ignore[misc, name-defined]
         def update(self, keys: Any, values: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-            if not self.is_initialized:
+            if not hasattr(self, "k_buf"):
                 batch, heads, _, width = keys.shape
                 self.k_buf = torch.empty(batch, heads, capacity, width, dtype=keys.dtype)
                 self.v_buf = torch.empty(batch, heads, capacity, width, dtype=values.dtype)
