@@ -96,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("input", type=Path)
     c.add_argument("output", type=Path)
     c.add_argument("--chunk-tokens", type=int, default=512, help="tokens per independently coded chunk")
-    c.add_argument("--batch", type=int, default=64, help="chunks coded side by side (the model runs batched)")
+    c.add_argument("--batch", type=int, default=128, help="chunks coded side by side (the model runs batched)")
     c.set_defaults(func=_compress)
     x = sub.add_parser("decompress", help="restore a file made by compress (needs the same model)")
     x.add_argument("input", type=Path)

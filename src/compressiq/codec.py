@@ -62,7 +62,7 @@ def chunk_lengths(tokens: int, chunk_tokens: int) -> list[int]:
 
 
 def compress(
-    data: bytes, backend: TransformersBackend, chunk_tokens: int = 512, batch: int = 64, prefix: int | None = None
+    data: bytes, backend: TransformersBackend, chunk_tokens: int = 512, batch: int = 128, prefix: int | None = None
 ) -> bytes:
     """``data`` as a compressiq file (see ``container``); chunks start from ``prefix`` (default BOS)."""
     digest = sha256(data)
