@@ -42,25 +42,22 @@ def text() -> str:
     return "\n".join(d.content for d in fresh_text("cc", 6))[:11_000] + "\n" + fresh_text("python", 2)[1].content[:5000]
 
 
-def _check_round_trip(backend: TransformersBackend, text: str, chunk: int, batch: int, prefix: int) -> None:
+@pytest.mark.slow
+def test_round_trip_matches_the_scorer(smollm2: TransformersBackend, text: str) -> None:
     data = text.encode("utf-8")
-    blob = codec.compress(data, backend, chunk_tokens=chunk, batch=batch, prefix=prefix)
-    assert codec.decompress(blob, lambda stamp: backend) == data
-    assert codec.compress(data, backend, chunk_tokens=chunk, batch=batch, prefix=prefix) == blob  # deterministic
+    prefix = smollm2.token_id("<|endoftext|>")
+    blob = codec.compress(data, smollm2, chunk_tokens=256, batch=16, prefix=prefix)
+    assert codec.decompress(blob, lambda stamp: smollm2) == data
+    assert codec.compress(data, smollm2, chunk_tokens=256, batch=16, prefix=prefix) == blob  # deterministic
     header, payload = container.unpack(blob)
     assert header.mode == Mode.MODEL
-    tokens = backend.encode(text)
-    chunks = [tokens[i : i + chunk] for i in range(0, len(tokens), chunk)]
+    tokens = smollm2.encode(text)
+    chunks = [tokens[i : i + 256] for i in range(0, len(tokens), 256)]
     bounds = list(np.cumsum([0] + [len(c) for c in chunks]))
-    calls = exact_calls(chunks, prefix, chunk, chunk)
-    bits = sum(s.nats for group in score_calls(backend, calls, bounds, set()) for s in group) / math.log(2)
+    calls = exact_calls(chunks, prefix, 256, 256)
+    bits = sum(s.nats for group in score_calls(smollm2, calls, bounds, set()) for s in group) / math.log(2)
     assert len(payload) == pytest.approx(bits / 8, rel=0.005), (len(payload), bits / 8)
     assert len(blob) - len(payload) < 200  # the fixed header
-
-
-@pytest.mark.slow
-def test_check_round_trip(smollm2: TransformersBackend, text: str) -> None:
-    _check_round_trip(smollm2, text, 256, 16, smollm2.token_id("<|endoftext|>"))
 
 
 @pytest.mark.slow
