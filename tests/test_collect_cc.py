@@ -130,6 +130,14 @@ def test_each_step_drops_the_pages_stated_for_the_reason_stated(written, cleaned
     assert block.stats["dropped"].n == sum(reasons(block).values())  # every drop is named
 
 
+def test_a_page_over_the_extraction_timeout_is_dropped_with_its_reason(written) -> None:
+    folder, fates = written
+    window = config(folder, extract_timeout=1e-4)  # no page is extracted in 0.1 ms
+    extract = cc.cleaners(window)[0]
+    assert list(extract.run(cc.reader(window).run())) == []
+    assert reasons(extract) == {"extract_timeout": len(fates)}
+
+
 def test_the_reader_skips_requests_and_non_html_responses(cleaned) -> None:
     steps, _, dropped = cleaned
     assert steps[0].stats["skipped_not_html"].n == 1  # the PNG; the request record is not a response at all

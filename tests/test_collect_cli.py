@@ -96,7 +96,9 @@ def test_a_killed_build_resumes_to_the_same_corpus(offline_inputs: Path, tmp_pat
     (tmp_path / "in").mkdir()
     for shard in range(4):
         oc.write_warc(tmp_path / "in" / f"{shard}.warc.gz", pages[shard::4])
-    argv = [sys.executable, "-m", "compressiq.cli", "collect", "cc", str(tmp_path / "in"), *WINDOW, "--tasks", "4"]
+    # a generous extraction timeout: a page dropped by a busy machine in one build only would differ
+    argv = [sys.executable, "-m", "compressiq.cli", "collect", "cc", str(tmp_path / "in"), *WINDOW, "--tasks", "4",
+            "--extract-timeout", "120"]  # fmt: skip
     subprocess.run([*argv, "--out", str(tmp_path / "whole")], check=True, capture_output=True)
     proc = subprocess.Popen([*argv, "--out", str(tmp_path / "killed")], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
@@ -124,8 +126,9 @@ def test_a_killed_build_resumes_to_the_same_corpus(offline_inputs: Path, tmp_pat
         (["cc", "{tmp}/missing"], "missing"),
         (["python", "{tmp}", "--since", "2025-02-01", "--until", "2025-01-01"], "after --until"),
         (["cc", "{tmp}", "--tasks", "0"], "at least 1"),
+        (["cc", "{tmp}", "--extract-timeout", "0"], "must be positive"),
     ],
-    ids=["missing-input", "since-after-until", "no-tasks"],
+    ids=["missing-input", "since-after-until", "no-tasks", "no-timeout"],
 )
 def test_bad_input_is_one_error_line(args: list[str], message: str, tmp_path: Path, capsys) -> None:
     argv = ["collect", *(a.format(tmp=tmp_path) for a in args), "--out", str(tmp_path / "out")]

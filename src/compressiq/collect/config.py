@@ -35,6 +35,7 @@ class CollectConfig:
     parquet: bool = False  # also write Parquet beside the JSON Lines
     tasks: int = 1  # shards of the input (resume unit); workers run them in parallel
     workers: int = 1
+    extract_timeout: float = 5.0  # cc: seconds per page for Trafilatura (datatrove's 1 s drops long pages when busy)
     pandoc_timeout: float = 60.0  # arxiv_math: seconds per document
 
     def __post_init__(self) -> None:
@@ -44,6 +45,8 @@ class CollectConfig:
             raise CompressiqError(f"--since {self.since} is after --until {self.until}")
         if self.tasks < 1 or self.workers < 1:
             raise CompressiqError("--tasks and --workers must be at least 1")
+        if self.extract_timeout <= 0 or self.pandoc_timeout <= 0:
+            raise CompressiqError("--extract-timeout and --pandoc-timeout must be positive")
         if not 0 < self.near_dup_jaccard <= 1:
             raise CompressiqError("--near-dup-jaccard must be in (0, 1]")
         if not self.inputs:
