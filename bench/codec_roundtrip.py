@@ -7,7 +7,7 @@ then one line is appended to ``OUT/ledger.jsonl`` and its file kept as ``OUT/<fi
 A rerun skips the pieces already in the ledger, so the job survives being stopped.
 
     .venv/bin/python bench/codec_roundtrip.py OUT FILE.jsonl ... [--chunk-tokens 512] [--batch 128]
-    .venv/bin/python bench/codec_roundtrip.py OUT --report     # the table from the ledger
+    .venv/bin/python bench/codec_roundtrip.py OUT [FILE.jsonl ...] --report   # the table; with files, coverage
 """
 
 from __future__ import annotations
@@ -81,20 +81,33 @@ def round_trip(text: str, backend: Any, prefix: int | None, chunk: int, batch: i
     return row, blob
 
 
-def report(out: Path) -> None:
+def report(out: Path, files: list[Path]) -> None:
+    """The table from the ledger; with the corpus files, also how much of each the ledger covers."""
     rows = _read(out / "ledger.jsonl")
-    print("| file | pieces | original B | xz -9e B | compressiq B | scorer Σbits/8 B | payload/Σbits "
+    corpora = {path.name: [d.content for d in load_corpus(str(path)).documents] for path in files}
+    print("| file | pieces | coverage | original B | xz -9e B | compressiq B | scorer Σbits/8 B | payload/Σbits "
           "| compress KB/s | decompress KB/s | decompress/scorer tokens/s |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name in sorted({r["file"] for r in rows}):
         rs = [r for r in rows if r["file"] == name]
         total = {k: sum(r[k] for r in rs) for k in ("bytes", "xz", "compressed", "payload", "scorer_bits",
                                                       "compress_s", "decompress_s", "score_s", "tokens")}  # fmt: skip
         kb = total["bytes"] / 1024
-        print(f"| {name} | {len(rs)} | {total['bytes']:,} | {total['xz']:,} | {total['compressed']:,} "
+        print(f"| {name} | {len(rs)} | {_coverage(rs, corpora.get(name))} "
+              f"| {total['bytes']:,} | {total['xz']:,} | {total['compressed']:,} "
               f"| {total['scorer_bits'] / 8:,.0f} | {8 * total['payload'] / total['scorer_bits']:.4f} "
               f"| {kb / total['compress_s']:.2f} | {kb / total['decompress_s']:.2f} "
               f"| {total['score_s'] / total['decompress_s']:.2f} |")  # fmt: skip
+
+
+def _coverage(rows: list[dict[str, Any]], docs: list[str] | None) -> str:
+    """Documents, and share of the documents' UTF-8 bytes, that the pieces hold."""
+    if docs is None:
+        return "?"
+    sizes = [len(d.encode("utf-8")) for d in docs]
+    covered = {i for r in rows for i in range(*r["documents"])}
+    share = sum(sizes[i] for i in covered) / sum(sizes)
+    return f"{len(covered):,} of {len(docs):,} documents, {share:.2%} of {sum(sizes):,} B"
 
 
 def _read(ledger: Path) -> list[dict[str, Any]]:
@@ -110,7 +123,7 @@ def main() -> None:
     p.add_argument("--report", action="store_true")
     args = p.parse_args()
     if args.report:
-        report(args.out)
+        report(args.out, args.files)
     else:
         run(args.out, args.files, args.chunk_tokens, args.batch)
 
