@@ -30,7 +30,7 @@ from compressiq.corpus import load_corpus
 def pieces(path: Path, backend: Any, capacity: int) -> Iterator[tuple[int, int, str]]:
     """(first document, end document, text): consecutive documents filling at most 98 % of one batch
     of chunks (a margin for tokens merging across the joins); a longer document is a piece alone."""
-    docs = [d.content for d in load_corpus(str(path)).documents]
+    docs = _contents(path)
     first, tokens = 0, 0
     for i, doc in enumerate(docs):
         n = len(backend.encode(doc)) + 1
@@ -84,7 +84,7 @@ def round_trip(text: str, backend: Any, prefix: int | None, chunk: int, batch: i
 def report(out: Path, files: list[Path]) -> None:
     """The table from the ledger; with the corpus files, also how much of each the ledger covers."""
     rows = _read(out / "ledger.jsonl")
-    corpora = {path.name: [d.content for d in load_corpus(str(path)).documents] for path in files}
+    corpora = {path.name: _contents(path) for path in files}
     print("| file | pieces | coverage | original B | xz -9e B | compressiq B | scorer Σbits/8 B | payload/Σbits "
           "| compress KB/s | decompress KB/s | decompress/scorer tokens/s |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -108,6 +108,10 @@ def _coverage(rows: list[dict[str, Any]], docs: list[str] | None) -> str:
     covered = {i for r in rows for i in range(*r["documents"])}
     share = sum(sizes[i] for i in covered) / sum(sizes)
     return f"{len(covered):,} of {len(docs):,} documents, {share:.2%} of {sum(sizes):,} B"
+
+
+def _contents(path: Path) -> list[str]:
+    return [d.content for d in load_corpus(str(path)).documents]
 
 
 def _read(ledger: Path) -> list[dict[str, Any]]:
