@@ -14,14 +14,15 @@ from __future__ import annotations
 import argparse
 import time
 
-from compressiq import compressors, models
-from compressiq.backend import Backend
-from compressiq.cluster import score_documents
-from compressiq.corpus import load_corpus
-from compressiq.hf import load_transformers
-from compressiq.llamacpp import load_llamacpp
-from compressiq.runner import ScoreConfig
-from compressiq.totals import Totals, document_totals
+from compressiq.backends import compressors
+from compressiq.backends.hf import load_transformers
+from compressiq.backends.llamacpp import load_llamacpp
+from compressiq.core import registry as models
+from compressiq.core.backend import Backend
+from compressiq.core.corpus import load_corpus
+from compressiq.core.runner import ScoreConfig
+from compressiq.core.scoring import score_texts
+from compressiq.core.totals import Totals, document_totals
 
 
 def texts_for(n_chars: int) -> list[str]:
@@ -35,7 +36,7 @@ def texts_for(n_chars: int) -> list[str]:
 
 def lm_speed(backend: Backend, texts: list[str], config: ScoreConfig) -> tuple[float, Totals]:
     start = time.perf_counter()
-    scores = score_documents(backend, config, texts, config.block, config.stride, batch_tokens=2048)
+    scores = score_texts(backend, config, texts, (config.block, config.stride), batch_tokens=2048)
     seconds = time.perf_counter() - start
     totals = sum((document_totals(t, n, k) for t, (n, k) in zip(texts, scores)), Totals())
     return totals.tokens / seconds, totals

@@ -23,8 +23,9 @@ from typing import Any
 
 from codec_speed import scorer_bits, timed
 
-from compressiq import codec, container
-from compressiq.corpus import load_corpus
+from compressiq.codec import coding as codec
+from compressiq.codec import container
+from compressiq.core.corpus import load_corpus
 
 
 def pieces(path: Path, backend: Any, capacity: int) -> Iterator[tuple[int, int, str]]:

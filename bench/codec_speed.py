@@ -16,10 +16,11 @@ import time
 
 import numpy as np
 
-from compressiq import codec, container
-from compressiq.corpus import load_corpus
-from compressiq.engine import score_calls
-from compressiq.windows import exact_calls
+from compressiq.codec import coding as codec
+from compressiq.codec import container
+from compressiq.core.corpus import load_corpus
+from compressiq.core.engine import score_calls
+from compressiq.core.windows import exact_calls
 
 
 def timed(fn, *args):  # type: ignore[no-untyped-def]

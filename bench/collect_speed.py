@@ -34,10 +34,11 @@ from loguru import logger
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from compressiq.collect import arxiv, cc
+from compressiq.collect.arxiv_math import eprints as arxiv
 from compressiq.collect.blocks import DateWindow, LengthLimits, run_steps
+from compressiq.collect.cc import warc as cc
+from compressiq.collect.cc.langid import LanguageId, lid_model
 from compressiq.collect.config import CollectConfig
-from compressiq.collect.langid import LanguageId, lid_model
 
 FIXTURES = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "compressiq" / "fixtures"
 HANDBOOK = FIXTURES / "debian-handbook/usr/share/doc/debian-handbook/html"
@@ -74,7 +75,7 @@ def plain_steps(warc: Path) -> list[Any]:
     """datatrove's own reader and blocks, with the settings compressiq uses (model file, timeout, C4 rule)."""
     return [
         WarcReader(str(warc.parent), glob_pattern="*.warc.gz"),
-        Trafilatura(favour_precision=True, timeout=cc.EXTRACT_TIMEOUT, deduplicate=True),
+        Trafilatura(favour_precision=True, timeout=CollectConfig.extract_timeout, deduplicate=True),
         LanguageId(lid_model(None), ("en",)),
         GopherRepetitionFilter(),
         GopherQualityFilter(),

@@ -20,10 +20,11 @@ import time
 import numpy as np
 import torch
 
-from compressiq import hf, models
-from compressiq.corpus import load_corpus
-from compressiq.engine import score_calls
-from compressiq.windows import Call, exact_calls
+from compressiq.backends import hf
+from compressiq.core import registry as models
+from compressiq.core.corpus import load_corpus
+from compressiq.core.engine import score_calls
+from compressiq.core.windows import Call, exact_calls
 
 BLOCK, STRIDE = 1900, 512
 

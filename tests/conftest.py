@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from compressiq import hf, models
-from compressiq.corpus import Document
+from compressiq.backends import hf
+from compressiq.core import registry as models
+from compressiq.core.corpus import Document
 
 # No hub here: the hub code paths must fail cleanly, never hang on the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -1,12 +1,12 @@
 """compressiq: measure language models by how well they compress fresh text (bits per character)."""
 
-from compressiq.backend import Backend
-from compressiq.corpus import Corpus, Document, load_corpus
+from compressiq.core.backend import Backend
+from compressiq.core.corpus import Corpus, Document, load_corpus
+from compressiq.core.runner import ScoreConfig, score
+from compressiq.core.store import RunRow, Store
+from compressiq.core.totals import Totals
+from compressiq.core.windows import Window, paper_windows, rolling_windows
 from compressiq.errors import CompressiqError
-from compressiq.runner import ScoreConfig, score
-from compressiq.store import RunRow, Store
-from compressiq.totals import Totals
-from compressiq.windows import Window, paper_windows, rolling_windows
 
 __all__ = [
     "Backend",

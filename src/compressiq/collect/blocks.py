@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.filters.base_filter import BaseFilter
+from datatrove.utils.logging import logger
 
 
 def parse_date(value: str) -> dt.date:
@@ -23,8 +24,17 @@ def parse_date(value: str) -> dt.date:
     return stamp.astimezone(dt.UTC).date() if stamp.tzinfo else stamp.date()
 
 
+def warn(message: str) -> None:
+    """A warning about damaged input, on the terminal and in datatrove's log. While a stage runs,
+    ``sys.stderr`` goes to a log file, so this writes to the terminal's own stderr (as ``Progress`` does)."""
+    logger.warning(message)
+    if sys.__stderr__ is not None:
+        print(f"compressiq: warning: {message}", file=sys.__stderr__, flush=True)
+
+
 class DateWindow(BaseFilter):
-    """Keeps documents whose ``metadata["date"]`` falls in [since, until], both inclusive."""
+    """Keeps documents whose ``metadata["date"]`` falls in [since, until], both inclusive; drops those
+    with no date (``no_date``) or one that is not ISO 8601 (``bad_date``)."""
 
     name = "📅 Date window"
 
@@ -38,7 +48,10 @@ class DateWindow(BaseFilter):
         value = doc.metadata.get("date")
         if not value:
             return False, "no_date"
-        day = parse_date(str(value))
+        try:
+            day = parse_date(str(value))
+        except ValueError:
+            return False, "bad_date"
         if self.since and day < self.since:
             return False, "before_since"
         if self.until and day > self.until:

@@ -8,10 +8,13 @@ written last, after ``README.md``: its presence means the corpus is complete.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from datatrove.utils.stats import MetricStats
 
 from compressiq.cache import write_atomic
 from compressiq.collect.config import CollectConfig
@@ -26,31 +29,47 @@ LICENCES = {
 
 
 def stage_steps(work: Path, stage: str) -> list[dict[str, Any]]:
-    """Per step of ``stage``: name, documents in and out, characters out, and drops by reason."""
-    steps: list[dict[str, Any]] = []
+    """Per step of ``stage``: name, kind (``READER``, ``FILTER``, ``WRITER``…), documents in and out,
+    characters out, and drops by reason. Steps are matched across tasks by their full datatrove name."""
+    steps: dict[str, dict[str, Any]] = {}
     for path in sorted((work / "logs" / stage / "stats").glob("*.json")):
-        for i, step in enumerate(json.loads(path.read_text(encoding="utf-8"))):
-            if i == len(steps):
-                steps.append({"step": _clean_name(step["name"]), "in": 0, "out": 0, "characters": 0, "dropped": {}})
-            _add(steps[i], step.get("stats", {}))
-    return steps
+        for step in json.loads(path.read_text(encoding="utf-8")):
+            name = step["name"]
+            if name not in steps:
+                steps[name] = {"step": _clean_name(name), "kind": _kind(name), "in": 0, "out": 0, "characters": 0}
+                steps[name]["dropped"] = {}
+            _add(steps[name], step.get("stats", {}))
+    return list(steps.values())
 
 
-def write_card(config: CollectConfig, work: Path) -> dict[str, Any]:
-    clean, final = stage_steps(work, "clean"), stage_steps(work, "write")
+def write_card(config: CollectConfig, work: Path, stages: tuple[str, ...] = ("clean", "write")) -> dict[str, Any]:
+    """Write ``README.md`` then ``card.json`` for the build in ``work``; returns the card.
+
+    The documents in are what the subset's reader read (kept or dropped by it), the documents out what
+    reached the writers; every step between names its drops, so ``documents_in = documents_out +
+    documents_dropped`` (``unaccounted`` is the difference, 0 when every record is accounted for). With
+    no document out, ``emptied_by`` names the step that removed the last ones.
+    """
+    shown = [s for stage in stages for s in _counted(stage_steps(work, stage), first=stage == stages[0])]
+    reader = next((s for s in stage_steps(work, stages[0]) if s["kind"] == "READER"), None)
+    writer = next((s for s in stage_steps(work, "write") if s["kind"] == "WRITER"), None)
     metas = _output_meta(config)  # read the written corpus once
-    dates = [str(m["date"]) for m in metas if m.get("date")]
+    dates = sorted(filter(None, (utc_iso(str(m["date"])) for m in metas if m.get("date"))))
+    n_in, n_out = (reader["in"] if reader else 0), (writer["in"] if writer else 0)
+    dropped = sum(n for s in shown for n in s["dropped"].values())
     card = {
         "subset": config.subset,
         "sources": list(config.inputs),
         "date_window": {"since": _iso(config.since), "until": _iso(config.until)},
-        "dates_seen": {"first": min(dates, default=None), "last": max(dates, default=None)},
-        "documents_in": clean[0]["out"] if clean else 0,
-        "characters_in": clean[0]["characters"] if clean else 0,
-        "documents_out": final[-1]["out"] if final else 0,
-        "characters_out": final[-1]["characters"] if final else 0,
-        # The readers of cleaned shards, the writers and the progress bars drop nothing: not listed.
-        "steps": [s for s in clean[:-1] + final[1 : -1 - config.parquet] if s["step"] != "Progress"],
+        "dates_seen": {"first": dates[0] if dates else None, "last": dates[-1] if dates else None},
+        "documents_in": n_in,
+        "characters_in": reader["characters"] if reader else 0,
+        "documents_out": n_out,
+        "characters_out": writer["characters"] if writer else 0,
+        "documents_dropped": dropped,
+        "unaccounted": n_in - n_out - dropped,
+        "emptied_by": None if n_out else _emptied_by(shown),
+        "steps": [{k: v for k, v in s.items() if k != "kind"} for s in shown],
         "licences": LICENCES[config.subset],
         "licence_counts": dict(Counter(str(m.get("license")) for m in metas if "license" in m)),
         "config": settings(config),
@@ -59,6 +78,30 @@ def write_card(config: CollectConfig, work: Path) -> dict[str, Any]:
     write_atomic(config.out / "README.md", render(card))
     write_atomic(config.out / "card.json", json.dumps(card, indent=1) + "\n")
     return card
+
+
+def utc_iso(value: str) -> str | None:
+    """An ISO 8601 date or timestamp in UTC: ``"2025-01-05T10:00:00+02:00"`` → ``"2025-01-05T08:00:00Z"``;
+    a plain date stays a date, a timestamp without a zone is taken as UTC; ``None`` when not ISO 8601."""
+    try:
+        stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if "T" not in value and " " not in value.strip():
+        return stamp.date().isoformat()
+    stamp = stamp.astimezone(dt.UTC) if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _counted(steps: list[dict[str, Any]], first: bool) -> list[dict[str, Any]]:
+    """The steps a card lists: the subset's reader and every filter. Writers, progress bars and the
+    readers of cleaned shards (later stages) drop nothing."""
+    return [s for s in steps if s["kind"] != "WRITER" and s["step"] != "Progress" and (first or s["kind"] != "READER")]
+
+
+def _emptied_by(steps: list[dict[str, Any]]) -> str:
+    """The first step that let no document through (the reader itself when the inputs hold none)."""
+    return next((s["step"] for s in steps if s["out"] == 0), steps[0]["step"] if steps else "no step ran")
 
 
 def settings(config: CollectConfig, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -75,7 +118,8 @@ def render(card: dict[str, Any]) -> str:
         f"- sources: {', '.join(card['sources'])}",
         f"- date window: {window['since'] or 'open'} … {window['until'] or 'open'} "
         f"(dates seen: {card['dates_seen']['first']} … {card['dates_seen']['last']})",
-        f"- documents: {card['documents_in']:,} in, {card['documents_out']:,} out",
+        f"- documents: {card['documents_in']:,} in = {card['documents_out']:,} out + "
+        f"{card['documents_dropped']:,} dropped (each with its reason below)",
         f"- characters: {card['characters_in']:,} in (raw), {card['characters_out']:,} out",
         f"- licences: {card['licences']}",
         "- schema: one JSON object a line, `{content, subset, meta}`",
@@ -83,6 +127,10 @@ def render(card: dict[str, Any]) -> str:
         "| step | in | out | dropped (reason: documents) |",
         "|---|---|---|---|",
     ]
+    if card["emptied_by"]:
+        lines[6:6] = [f"- no document out: the step {card['emptied_by']!r} removed the last ones"]
+    if card["unaccounted"]:
+        lines[6:6] = [f"- unaccounted: {card['unaccounted']:,} documents (a step that dropped without counting)"]
     for s in card["steps"]:
         drops = ", ".join(f"{r}: {n:,}" for r, n in sorted(s["dropped"].items(), key=lambda x: -x[1])) or "–"
         lines.append(f"| {s['step']} | {s['in']:,} | {s['out']:,} | {drops} |")
@@ -100,14 +148,20 @@ def _add(acc: dict[str, Any], stats: dict[str, Any]) -> None:
     documents = stats.get("documents")  # a reader's count: a dict of stats, or a bare number
     if isinstance(documents, dict):
         documents = documents["total"]
-    elif documents is None and "total" not in stats and isinstance(stats.get("doc_len"), dict):
-        documents = stats["doc_len"]["n"]  # a reader that only records each document's length
+    elif documents is None and "total" not in stats and "doc_len" in stats:
+        documents = MetricStats.from_dict(stats["doc_len"]).n  # a reader that only records each length
     n_in = documents + dropped if isinstance(documents, int) else stats.get("total", 0)
     acc["in"] += n_in
     acc["out"] += n_in - dropped
-    acc["characters"] += stats.get("doc_len", {}).get("total", 0)
+    acc["characters"] += MetricStats.from_dict(stats["doc_len"]).total if "doc_len" in stats else 0
     for reason, n in reasons.items():
         acc["dropped"][reason] = acc["dropped"].get(reason, 0) + n
+
+
+def _kind(name: str) -> str:
+    """``"🔻 - FILTER: 📅 Date window"`` → ``"FILTER"``; ``""`` for a step without a type."""
+    head = name.split(":", 1)[0] if ":" in name else ""
+    return "".join(ch for ch in head if ch.isascii() and ch.isalpha())
 
 
 def _clean_name(name: str) -> str:

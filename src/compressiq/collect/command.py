@@ -20,7 +20,7 @@ EXAMPLES = """examples:
 """
 
 
-def add_parser(sub: Any) -> None:
+def register(sub: Any) -> None:
     p = sub.add_parser(
         "collect",
         help="build a fresh corpus (cc, python, arxiv_math) with datatrove: dated, cleaned, deduplicated",

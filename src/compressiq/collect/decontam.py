@@ -15,7 +15,7 @@ import xxhash
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
-from compressiq.corpus import load_corpus
+from compressiq.core.corpus import load_corpus
 
 WORD = re.compile(r"\w+")
 

@@ -17,6 +17,7 @@ import contextlib
 import importlib
 import json
 import math
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -26,12 +27,15 @@ from typing import Any
 
 import numpy as np
 
+from compressiq.collect import lifetime
 from compressiq.collect.blocks import DateWindow, LengthLimits, Progress
 from compressiq.collect.config import CollectConfig
 from compressiq.collect.decontam import Decontaminate
 from compressiq.errors import CompressiqError, missing_extra
 
-MODULES = {"cc": "cc", "python": "github", "arxiv_math": "arxiv"}
+# Pool workers forked from the build itself inherit ``lifetime``'s hook and die with it; datatrove's default,
+# a forkserver, would be their parent instead, and it outlives a killed build (with its workers).
+START_METHOD = "fork" if sys.platform.startswith("linux") else "forkserver"
 NUM_PERMUTATIONS = 256  # MinHash hashes per document (BigCode's choice), split into buckets x rows by the threshold
 
 
@@ -51,10 +55,16 @@ def collect(
     """
     from compressiq.collect.card import write_card
 
+    lifetime.install()
     subset = subset or _subset_module(config.subset)
     work = config.out / ".work"
     _claim(config, work)
-    for stage in stages(config, subset, work):
+    clean, *rest = stages(config, subset, work)
+    _run(clean, work, log, min(config.workers, clean.tasks))
+    if not any((work / "cleaned").glob("*.jsonl")):  # nothing survived cleaning: no dedup to run
+        log("nothing survived cleaning; the card says which step removed the last documents")
+        return write_card(config, work, stages=("clean",))
+    for stage in rest:
         _run(stage, work, log, min(config.workers, stage.tasks))
     return write_card(config, work)
 
@@ -179,7 +189,7 @@ def _schema(writer: Any, doc: Any, subset: str, meta_as_json: bool = False) -> d
 
 def _subset_module(subset: str) -> ModuleType:
     try:
-        return importlib.import_module(f"compressiq.collect.{MODULES[subset]}")
+        return importlib.import_module(f"compressiq.collect.{subset}")
     except ImportError as e:
         if e.name and e.name.split(".")[0] in ("datatrove", "warcio", "pypandoc", "spacy", "fasttext"):
             raise missing_extra(e.name, "collect") from None
@@ -190,7 +200,9 @@ def _run(stage: Stage, work: Path, log: Callable[[str], None], workers: int = 1)
     from datatrove.executor import LocalPipelineExecutor
 
     logs = work / "logs" / stage.name
-    executor = LocalPipelineExecutor(stage.steps, tasks=stage.tasks, workers=workers, logging_dir=str(logs))
+    executor = LocalPipelineExecutor(
+        stage.steps, tasks=stage.tasks, workers=workers, logging_dir=str(logs), start_method=START_METHOD
+    )
     todo = executor.get_incomplete_ranks()
     if not todo:
         log(f"{stage.name}: done before, skipped")

@@ -1,0 +1,1 @@
+"""From bits to benchmark scores: statistics, scores, leaderboard, plots, the HTML report."""

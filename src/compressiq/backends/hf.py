@@ -1,0 +1,250 @@
+"""The Hugging Face transformers backend: a local directory, a hub id, or a GGUF file.
+
+A GGUF file is converted once into a cached safetensors directory: loading from GGUF dequantises
+every tensor (16-45 s here), loading the converted copy takes 2-3 s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from compressiq.cache import cache_dir, sha256_file
+from compressiq.core import weights
+from compressiq.core.backend import FloatArray
+from compressiq.errors import CompressiqError, missing_extra
+
+LOGIT_CHUNK = 256  # positions per vocabulary projection: 256 x 262k floats = 268 MB at most
+
+
+def libs() -> tuple[Any, Any]:
+    try:
+        torch = importlib.import_module("torch")
+        transformers = importlib.import_module("transformers")
+    except ImportError as e:
+        raise missing_extra(e.name or "transformers", "hf") from e
+    if int(transformers.__version__.split(".")[0]) < 5:
+        raise CompressiqError(
+            f"transformers {transformers.__version__} mis-tokenizes Gemma-3 GGUF: pip install 'transformers>=5'"
+        )
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    return torch, transformers
+
+
+def converted_gguf(gguf: Path) -> Path:
+    """The cached safetensors copy of ``gguf``, converting it on first use (rename marks it done)."""
+    if not gguf.is_file():
+        raise CompressiqError(f"model file not found: {gguf}")
+    target = cache_dir() / "converted" / sha256_file(gguf)[:20]
+    if target.is_dir():
+        return target
+    _, transformers = libs()
+    try:
+        tok = transformers.AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, trust_remote_code=False)
+        model = transformers.AutoModelForCausalLM.from_pretrained(
+            gguf.parent, gguf_file=gguf.name, trust_remote_code=False
+        )
+    except Exception as e:  # the GGUF reader raises anything from struct errors to KeyError
+        raise CompressiqError(f"cannot read GGUF model {gguf}: {type(e).__name__}: {e}") from e
+    # The tensors are dequantised to float32; drop the GGUF marker so they save as plain weights.
+    model.hf_quantizer = None
+    del model.config.quantization_config
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    try:
+        tmp.rename(target)
+    except OSError:  # another process converted it first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [""])[0]
+
+
+def load_transformers(
+    source: str, name: str | None = None, dtype: str = "float32", trust_remote_code: bool = False
+) -> TransformersBackend:
+    """Load ``source``: a ``.gguf`` file, a local model directory, or a hub id (when online).
+
+    A folder's own code (``auto_map``) runs only with ``trust_remote_code``; pickled ``.bin`` weights are
+    read by transformers with ``torch.load(weights_only=True)``, which refuses anything but tensors.
+    """
+    torch, transformers = libs()
+    path = Path(source).expanduser()
+    if source.endswith(".gguf"):
+        path = converted_gguf(path)
+    elif not path.exists():
+        path = Path(weights.snapshot(source))
+    if not (path / "config.json").is_file():
+        raise CompressiqError(f"not a model directory (no config.json): {path}")
+    fingerprint = weights.fingerprint(source)
+    trust = {"trust_remote_code": trust_remote_code}
+    try:
+        tok = transformers.AutoTokenizer.from_pretrained(path, **trust)
+        model = transformers.AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), **trust)
+    except Exception as e:  # a forged or foreign folder fails anywhere in transformers: one line, with the cause
+        raise CompressiqError(f"cannot load model {source}: {type(e).__name__}: {_first_line(e)}") from e
+    return TransformersBackend(model, tok, name or source, fingerprint)
+
+
+def load_tokenizer(source: str, trust_remote_code: bool = False) -> tuple[Any, int]:
+    """The tokenizer of ``source`` (a .gguf file, a folder or a hub id) and the model's context length."""
+    _, transformers = libs()
+    path = converted_gguf(Path(source).expanduser()) if source.endswith(".gguf") else source
+    trust = {"trust_remote_code": trust_remote_code}
+    try:
+        tok = transformers.AutoTokenizer.from_pretrained(path, **trust)
+        config = transformers.AutoConfig.from_pretrained(path, **trust)
+    except Exception as e:
+        raise CompressiqError(f"cannot load the tokenizer of {source}: {type(e).__name__}: {_first_line(e)}") from e
+    return tok, int(getattr(config, "max_position_embeddings", 2048))
+
+
+def encode(tok: Any, text: str, special: bool) -> list[int]:
+    """A Hugging Face tokenizer's ids; without ``special``, text that spells a special token stays text."""
+    out = tok(text, add_special_tokens=special, split_special_tokens=not special, verbose=False)
+    return list(out["input_ids"])
+
+
+def token_id(tok: Any, token: str, model: str) -> int:
+    tid = tok.convert_tokens_to_ids(token)
+    if tid is None or (tid == tok.unk_token_id and token != tok.unk_token):
+        raise CompressiqError(f"token {token!r} is not in the vocabulary of {model}")
+    return int(tid)
+
+
+class TransformersBackend:
+    """An ``AutoModelForCausalLM`` scored on the positions a window asks for, and no others."""
+
+    def __init__(self, model: Any, tokenizer: Any, name: str, fingerprint: str) -> None:
+        self.torch, _ = libs()
+        self.model = model.eval()
+        self.tok = tokenizer
+        self.name = name
+        self.fingerprint = fingerprint
+        self.max_context = int(getattr(model.config, "max_position_embeddings", 2048))
+        self.bos_id = tokenizer.bos_token_id
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self.softcap = getattr(model.config, "final_logit_softcapping", None)
+        self.split_head = self._head_matches_model()
+
+    def encode(self, text: str, special: bool = False) -> list[int]:
+        return encode(self.tok, text, special)
+
+    def token_id(self, token: str) -> int:
+        return token_id(self.tok, token, self.name)
+
+    def decode(self, tokens: Sequence[int]) -> str:
+        return str(self.tok.decode(list(tokens), skip_special_tokens=False, clean_up_tokenization_spaces=False))
+
+    def tokenizer_fingerprint(self) -> str:
+        tok = self.tok
+        fast = hasattr(tok, "backend_tokenizer")
+        definition = tok.backend_tokenizer.to_str() if fast else repr(sorted(tok.get_vocab().items()))
+        return hashlib.sha256(definition.encode()).hexdigest()
+
+    def vocab_size(self) -> int:
+        return int(self.model.get_output_embeddings().weight.shape[0])
+
+    def num_threads(self) -> int:
+        return int(self.torch.get_num_threads())
+
+    def set_num_threads(self, threads: int) -> None:
+        self.torch.set_num_threads(threads)
+
+    def start(self, rows: int, capacity: int) -> Callable[[Sequence[int]], npt.NDArray[np.float64]]:
+        """The codec's stepping (see ``codec.stepping``): ``rows`` sequences through one key-value cache."""
+        torch = self.torch
+        cache = _chunk_cache(self.model, capacity)
+        # transformers 5.x renames ``past_key_values`` to ``cache``; pass whichever this version takes.
+        kwarg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+
+        def step(tokens: Sequence[int]) -> npt.NDArray[np.float64]:
+            with torch.inference_mode():
+                ids = torch.tensor(list(tokens))[:, None]
+                logits = self.model(input_ids=ids, use_cache=True, **{kwarg: cache}).logits[:, -1]
+                return np.asarray(logits.float().softmax(-1).double().numpy())
+
+        return step
+
+    def logprobs(self, windows: Sequence[tuple[Sequence[int], int]]) -> list[FloatArray]:
+        torch = self.torch
+        lengths = [len(t) - 1 for t, _ in windows]  # inputs are tokens[:-1], targets tokens[1:]
+        ids = torch.full((len(windows), max(lengths)), self.pad_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, (tokens, _) in enumerate(windows):
+            ids[row, : lengths[row]] = torch.tensor(tokens[:-1])
+            mask[row, : lengths[row]] = 1
+        rows = [(row, n - k, n) for row, ((_, k), n) in enumerate(zip(windows, lengths))]
+        targets = torch.tensor([t for tokens, k in windows for t in tokens[len(tokens) - k :]])
+        with torch.inference_mode():
+            # No padding, no mask: attention then takes its causal fast path.
+            lp = self._scored_logprobs(ids, None if bool(mask.all()) else mask, rows, targets)
+        sizes = [k for _, k in windows]
+        return [a.astype(np.float64) for a in np.split(lp.numpy(), np.cumsum(sizes)[:-1])]
+
+    def _scored_logprobs(self, ids: Any, mask: Any | None, rows: list[tuple[int, int, int]], targets: Any) -> Any:
+        """Log-probabilities of ``targets`` at positions ``rows`` = (row, from, to), float32."""
+        torch = self.torch
+        if self.split_head:
+            hidden = self.model.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
+            picked = torch.cat([hidden[r, a:b] for r, a, b in rows])
+            out = [self._head(picked[i : i + LOGIT_CHUNK]) for i in range(0, len(picked), LOGIT_CHUNK)]
+            logits = torch.cat(out) if len(out) > 1 else out[0]
+        else:  # a model whose head we cannot reproduce: its own forward, all positions
+            full = self.model(input_ids=ids, attention_mask=mask).logits
+            logits = torch.cat([full[r, a:b].float().log_softmax(-1) for r, a, b in rows])
+        return logits.gather(1, targets[:, None])[:, 0]
+
+    def _head(self, hidden: Any) -> Any:
+        logits = self.model.get_output_embeddings()(hidden).float()
+        if self.softcap:
+            logits = self.torch.tanh(logits / self.softcap) * self.softcap
+        return logits.log_softmax(-1)
+
+    def _head_matches_model(self) -> bool:
+        """Check once that decoder + output head reproduce the model's own logits."""
+        torch = self.torch
+        ids = torch.tensor([self.encode("Compression is prediction; prediction is understanding.")])
+        with torch.inference_mode():
+            ref = self.model(input_ids=ids).logits[0].float().log_softmax(-1)
+            hidden = self.model.get_decoder()(input_ids=ids).last_hidden_state[0]
+            mine = self._head(hidden)
+        return bool(torch.allclose(ref, mine, atol=1e-4))
+
+
+def _chunk_cache(model: Any, capacity: int) -> Any:
+    """transformers' DynamicCache with its full-attention layers written in place into buffers of
+    ``capacity`` positions. DynamicCache concatenates at every step, which copies the whole cache and
+    made a step 4x slower at the end of a 512-token chunk than at its start; sliding-window layers keep theirs."""
+    transformers = importlib.import_module("transformers")
+    cache = transformers.DynamicCache(config=model.config)
+
+    class Buffered(transformers.DynamicLayer):  # type: ignore[misc, name-defined]
+        def update(self, keys: Any, values: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+            if not hasattr(self, "k_buf"):
+                batch, heads, _, width = keys.shape
+                self.k_buf = keys.new_empty(batch, heads, capacity, width)
+                self.v_buf = values.new_empty(batch, heads, capacity, width)
+                self.used, self.is_initialized = 0, True
+            end = self.used + keys.shape[-2]
+            self.k_buf[:, :, self.used : end] = keys
+            self.v_buf[:, :, self.used : end] = values
+            self.used, self.keys, self.values = end, self.k_buf[:, :, :end], self.v_buf[:, :, :end]
+            return self.keys, self.values
+
+    cache.layers = [Buffered() if type(layer) is transformers.DynamicLayer else layer for layer in cache.layers]
+    return cache

@@ -1,0 +1,224 @@
+"""Compression for real: range coding of the token stream under the model's next-token distribution.
+
+The text is tokenized once and cut into chunks of ``chunk_tokens`` tokens; each chunk is coded
+from the prefix token on, with its own context, like a document of the scorer. Decoding is
+sequential within a chunk, so ``batch`` chunks advance side by side, one token a step (see
+``stepping``). Encoder and decoder run *the same* steps (same chunks, same batch rows, same
+shapes) so the model returns bit-identical probabilities on both sides; constriction's range coder
+quantises them the same way. Determinism holds on one machine with the same library versions and
+thread count (stored in the header and restored for decoding).
+
+Bytes the tokenizer cannot carry exactly (non-UTF-8, or text whose tokens do not decode back to
+it) are not altered: the file falls back to xz. Input that xz already shrinks to under 1 % (say,
+a megabyte of one character) also stays with xz: a model cannot beat that by a useful margin. A
+model-coded file that would be no smaller than the stored or xz form is stored that way instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import lzma
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from compressiq.codec.container import MAX_BATCH, MAX_THREADS, Header, Mode, ModelStamp, pack, sha256, unpack
+from compressiq.codec.stepping import Stepper
+from compressiq.errors import CompressiqError, missing_extra
+
+XZ_DEGENERATE = 0.01
+PRECISION = 24  # constriction's Categorical quantises probabilities to multiples of 2**-24
+Chooser = Callable[[int, npt.NDArray[np.float64], list[int]], list[int]]
+
+
+def _constriction() -> Any:
+    try:
+        return importlib.import_module("constriction")
+    except ImportError:
+        raise missing_extra("constriction", "codec") from None
+
+
+def load_model(model: str, trust_remote_code: bool = False) -> tuple[Stepper, int | None]:
+    """A registry name, .gguf file or folder, loaded; and the registry's prefix token, if any."""
+    from compressiq.core import loader
+
+    resolved = loader.resolve(model)
+    backend = loader.load(resolved.source, resolved.name, trust_remote_code=trust_remote_code)
+    if not isinstance(backend, Stepper):
+        raise CompressiqError(f"the backend of {resolved.name} cannot step a model: the codec needs transformers")
+    return backend, backend.token_id(resolved.prefix_token) if resolved.prefix_token else None
+
+
+def definition_fingerprint(definition: str) -> str:
+    return hashlib.sha256(definition.encode()).hexdigest()
+
+
+def chunk_lengths(tokens: int, chunk_tokens: int) -> list[int]:
+    """Example: 10 tokens in chunks of 4 are [4, 4, 2]; 0 tokens are []."""
+    return [min(chunk_tokens, tokens - start) for start in range(0, tokens, chunk_tokens)]
+
+
+def max_tokens(payload_bytes: int, vocab: int) -> int:
+    """The most tokens ``payload_bytes`` can hold: every symbol keeps at least one quantum of 2**-24,
+    so even the likeliest token costs at least -log2(1 - (vocab-1)/2**24) > (vocab-1)/2**24/ln 2 bits.
+
+    Example: 4 bytes under a 49,152-token vocabulary hold at most 32 x ln 2 x 2**24 / 49,151 = 7,571 tokens.
+    """
+    return math.floor(8 * payload_bytes * math.log(2) * (1 << PRECISION) / max(1, vocab - 1))
+
+
+def compress(
+    data: bytes, backend: Stepper, chunk_tokens: int = 512, batch: int = 128, prefix: int | None = None
+) -> bytes:
+    """``data`` as a compressiq file (see ``container``); chunks start from ``prefix`` (default BOS)."""
+    check_chunking(chunk_tokens, batch, backend)
+    digest = sha256(data)
+    xz = lzma.compress(data, preset=9 | lzma.PRESET_EXTREME)
+    plain = pack(Header(Mode.XZ, len(data), digest), xz) if len(xz) < len(data) else None
+    plain = plain or pack(Header(Mode.STORED, len(data), digest), data)
+    tokens = None if len(xz) < XZ_DEGENERATE * len(data) else _exact_tokens(data, backend)
+    if not tokens:
+        return plain
+    stamp, payload = encode(tokens, backend, chunk_tokens, batch, _prefix(backend) if prefix is None else prefix)
+    coded = pack(Header(Mode.MODEL, len(data), digest, stamp), payload)
+    return coded if len(coded) < len(plain) else plain
+
+
+def encode(tokens: list[int], backend: Stepper, chunk_tokens: int, batch: int, prefix: int) -> tuple[ModelStamp, bytes]:
+    """Range-code ``tokens`` under the model: the stamp a decoder needs, and the payload."""
+    stamp = ModelStamp(backend.name, backend.fingerprint, backend.tokenizer_fingerprint(), chunk_tokens, batch,
+                       prefix, len(tokens), backend.num_threads())  # fmt: skip
+    rc = _constriction()
+    encoder = rc.stream.queue.RangeEncoder()
+    family = rc.stream.model.Categorical(perfect=False)
+    chunks = [tokens[i : i + chunk_tokens] for i in range(0, len(tokens), chunk_tokens)]
+
+    def code(step: int, probs: npt.NDArray[np.float64], rows: list[int]) -> list[int]:
+        symbols = np.array([chunks[r][step] for r in rows], dtype=np.int32)
+        encoder.encode(symbols, family, probs)
+        return [int(s) for s in symbols]
+
+    _run(backend, stamp, [len(c) for c in chunks], code)
+    return stamp, encoder.get_compressed().astype("<u4").tobytes()
+
+
+def check_chunking(chunk_tokens: int, batch: int, backend: Stepper) -> None:
+    """Chunking the header can carry and the model can step through; checked before any work."""
+    if not 1 <= chunk_tokens < backend.max_context:
+        raise CompressiqError(f"--chunk-tokens must be between 1 and {backend.max_context - 1} (the model's context)")
+    if not 1 <= batch <= MAX_BATCH:
+        raise CompressiqError(f"--batch must be between 1 and {MAX_BATCH}")
+
+
+def decompress(blob: bytes, backend_for: Callable[[ModelStamp], Stepper]) -> bytes:
+    """The original bytes, or an error; never bytes that fail the checksum."""
+    header, payload = unpack(blob)
+    if header.mode == Mode.STORED:
+        if len(payload) != header.length:
+            raise CompressiqError("damaged compressiq file (stored bytes do not match the header's length)")
+        data = payload
+    elif header.mode == Mode.XZ:
+        data = _unxz(payload, header.length)
+    else:
+        assert header.model is not None
+        data = _decode_tokens(payload, header, backend_for(header.model))
+    if len(data) != header.length or sha256(data) != header.sha256:
+        raise CompressiqError("damaged compressiq file: the decoded bytes fail the checksum; nothing written")
+    return data
+
+
+def _unxz(payload: bytes, length: int) -> bytes:
+    """xz, decompressed no further than the header's length plus one byte (to tell a longer stream)."""
+    decoder = lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
+    try:
+        data = decoder.decompress(payload, max_length=length + 1)
+    except lzma.LZMAError as e:
+        raise CompressiqError(f"damaged compressiq file ({e})") from None
+    if len(data) != length or not decoder.eof or decoder.unused_data:
+        raise CompressiqError("damaged compressiq file (the xz stream does not match the header's length)")
+    return data
+
+
+def _decode_tokens(payload: bytes, header: Header, backend: Stepper) -> bytes:
+    stamp = header.model
+    assert stamp is not None
+    if backend.fingerprint != stamp.fingerprint or backend.tokenizer_fingerprint() != stamp.tokenizer:
+        raise CompressiqError(
+            f"this file was compressed with another model ({stamp.name}, weights {stamp.fingerprint[:12]})"
+        )
+    if len(payload) % 4:
+        raise CompressiqError("damaged or truncated compressiq file (payload is not whole 32-bit words)")
+    _check_stamp(stamp, header.length, len(payload), backend)
+    rc = _constriction()
+    decoder = rc.stream.queue.RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
+    family = rc.stream.model.Categorical(perfect=False)
+
+    def decode(step: int, probs: npt.NDArray[np.float64], rows: list[int]) -> list[int]:
+        return [int(s) for s in decoder.decode(family, probs)]
+
+    chunks = _run(backend, stamp, chunk_lengths(stamp.tokens, stamp.chunk_tokens), decode)
+    if not decoder.maybe_exhausted():
+        raise CompressiqError("damaged compressiq file (bytes after the coded tokens)")
+    return backend.decode([t for c in chunks for t in c]).encode("utf-8")
+
+
+def _check_stamp(stamp: ModelStamp, length: int, payload: int, backend: Stepper) -> None:
+    """A forged header must not make the decoder allocate or step without bound."""
+    vocab = backend.vocab_size()
+    check_chunking(stamp.chunk_tokens, stamp.batch, backend)
+    if not 0 <= stamp.prefix < vocab:
+        raise CompressiqError(f"damaged compressiq file (prefix token {stamp.prefix} is not in the vocabulary)")
+    if not 1 <= stamp.threads <= MAX_THREADS:
+        raise CompressiqError(f"damaged compressiq file (thread count {stamp.threads})")
+    if not 1 <= stamp.tokens <= min(length, max_tokens(payload, vocab)):
+        raise CompressiqError(f"damaged compressiq file ({stamp.tokens} tokens cannot come from {payload} bytes)")
+
+
+def _run(backend: Stepper, stamp: ModelStamp, lengths: list[int], choose: Chooser) -> list[list[int]]:
+    """Step ``stamp.batch`` chunks at a time through the model; ``choose`` codes each step's tokens."""
+    threads = backend.num_threads()
+    backend.set_num_threads(stamp.threads)
+    try:
+        out: list[list[int]] = []
+        for first in range(0, len(lengths), stamp.batch):
+            out += _lockstep(backend, lengths[first : first + stamp.batch], stamp.prefix, choose, first)
+        return out
+    finally:
+        backend.set_num_threads(threads)
+
+
+def _lockstep(backend: Stepper, lengths: list[int], prefix: int, choose: Chooser, first: int) -> list[list[int]]:
+    """One batch of chunks, one token a step; finished rows keep stepping on the prefix token."""
+    step = backend.start(len(lengths), max(lengths))
+    feed = [prefix] * len(lengths)
+    out: list[list[int]] = [[] for _ in lengths]
+    for position in range(max(lengths)):
+        probs = step(feed)
+        rows = [r for r, n in enumerate(lengths) if position < n]
+        symbols = choose(position, probs[rows], [first + r for r in rows])
+        for r, s in zip(rows, symbols):
+            out[r].append(s)
+            feed[r] = s
+    return out
+
+
+def _prefix(backend: Stepper) -> int:
+    if backend.bos_id is not None:
+        return int(backend.bos_id)
+    raise CompressiqError(f"{backend.name} has no BOS token to start chunks from")
+
+
+def _exact_tokens(data: bytes, backend: Stepper) -> list[int] | None:
+    """The tokens of ``data`` if they decode back to exactly these bytes (and none is empty), else None."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    tokens = backend.encode(text)
+    if len(tokens) > len(data) or backend.decode(tokens) != text:
+        return None
+    return tokens

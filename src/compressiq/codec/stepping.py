@@ -1,0 +1,54 @@
+"""What the codec needs of a model: its identity, exact tokenization, and next-token probabilities step by step.
+
+The coding logic (``coding``) is pure over this protocol: the transformers backend implements it with a
+key-value cache, the test double with exact arithmetic, so the codec's rules are tested without a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+Probabilities = npt.NDArray[np.float64]
+Step = Callable[[Sequence[int]], Probabilities]
+
+
+@runtime_checkable
+class Stepper(Protocol):
+    """A causal model that advances a batch of sequences one token a step.
+
+    ``start(rows, capacity)`` begins ``rows`` sequences of at most ``capacity`` steps and returns
+    ``step``: given each row's next input token, it returns each row's next-token probabilities
+    (``rows x vocabulary``, float64, rows summing to 1). The same calls in the same order must give
+    bit-identical probabilities: that is what lets a decoder replay the encoder.
+    """
+
+    name: str
+    fingerprint: str  # the weights
+    bos_id: int | None
+    max_context: int
+
+    def encode(self, text: str, special: bool = False) -> list[int]: ...
+
+    def token_id(self, token: str) -> int: ...
+
+    def decode(self, tokens: Sequence[int]) -> str:
+        """The text of ``tokens``, special tokens spelled out and no clean-up of spaces."""
+        ...
+
+    def tokenizer_fingerprint(self) -> str:
+        """SHA-256 of the tokenizer's definition: a file decodes only under the same tokenizer."""
+        ...
+
+    def vocab_size(self) -> int:
+        """Number of token ids the model predicts (a decoded or header id must be below it)."""
+        ...
+
+    def num_threads(self) -> int: ...
+
+    def set_num_threads(self, threads: int) -> None: ...
+
+    def start(self, rows: int, capacity: int) -> Step: ...
