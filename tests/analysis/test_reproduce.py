@@ -211,7 +211,7 @@ def test_comparable_run_placed_without_the_flag(tmp_path: Path, capsys: pytest.C
         run_cli(capsys, "reproduce", "paper", "--with-stored", "--results", str(tmp_path), "--format", "json")
     )
     assert [p["area"] for p in doc["placed"]] == ["knowledge", "coding", "math", "overall"]
-    assert all(p["comparable"] and p["note"] == "" for p in doc["placed"])
+    assert all(p["comparable"] and p["note"].startswith("extrapolated: BPC outside") for p in doc["placed"])
 
 
 def test_percent_scores_are_refused(results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -39,7 +39,7 @@ CONFIG = ScoreConfig(block=256, stride=128, prefix_token="<|endoftext|>")
 
 @cache
 def smollm2_tokenizer() -> Any:
-    _, transformers = hf._libs()
+    _, transformers = hf.libs()
     return transformers.AutoTokenizer.from_pretrained(
         hf.converted_gguf(Path(models.locate(models.resolve("smollm2-135m"))))
     )

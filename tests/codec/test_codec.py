@@ -66,11 +66,15 @@ def test_round_trip_matches_the_scorer(smollm2: TransformersBackend, text: str) 
     ("data", "mode"),
     [
         (b"", Mode.STORED),
-        (b"x", Mode.MODEL),
+        (b"x", Mode.STORED),  # a model-coded byte would be 100 header bytes larger
         (random.Random(0).randbytes(4096), Mode.STORED),
         ("café ".encode("latin-1") * 50, Mode.XZ),
         (b"a" * 1_000_000, Mode.XZ),
-        ("tabs\tand  spaces \r\n, ünïcödé, 漢字, emoji 🙂".encode(), Mode.MODEL),
+        # long enough that the model's payload and header beat the stored form
+        (
+            ("tabs\tand  spaces \r\n, ünïcödé, 漢字, emoji 🙂\n" + fresh_text("cc", 1)[0].content[:600]).encode(),
+            Mode.MODEL,
+        ),
     ],
     ids=["empty", "one-byte", "random-bytes", "invalid-utf8", "1mb-one-char", "odd-text"],
 )
@@ -108,15 +112,24 @@ def test_damaged_or_foreign_files_are_refused(tmp_path: Path, capsys: pytest.Cap
 
 @pytest.mark.slow
 def test_decoding_runs_with_the_encoders_thread_count(smollm2: TransformersBackend, text: str) -> None:
-    """Kernels may split sums differently with another thread count; the header carries the encoder's."""
+    """Kernels may split sums differently with another thread count; the header carries the encoder's
+    (one by default, whatever the caller's setting), and decoding puts the caller's back."""
     torch, before = smollm2.torch, smollm2.torch.get_num_threads()
-    data = text[:3000].encode("utf-8")
-    blob = codec.compress(data, smollm2, chunk_tokens=128, batch=8)
-    header = container.unpack(blob)[0]
-    assert header.model is not None and header.model.threads == before
-    torch.set_num_threads(1 if before > 1 else 2)
+    data = text[:2000].encode("utf-8")
     try:
+        torch.set_num_threads(3)
+        default = coding_header(codec.compress(data, smollm2, chunk_tokens=128, batch=8))
+        assert default.model is not None and default.model.threads == 1 and torch.get_num_threads() == 3
+        blob = codec.compress(data, smollm2, chunk_tokens=128, batch=8, threads=2)
+        header = coding_header(blob)
+        assert header.model is not None and header.model.threads == 2
+        assert header.model.backend == "transformers" and header.model.kernels == smollm2.kernels()
+        torch.set_num_threads(1)
         assert codec.decompress(blob, lambda stamp: smollm2) == data
-        assert torch.get_num_threads() == (1 if before > 1 else 2)  # the caller's setting comes back
+        assert torch.get_num_threads() == 1  # the caller's setting comes back
     finally:
         torch.set_num_threads(before)
+
+
+def coding_header(blob: bytes) -> Header:
+    return container.unpack(blob)[0]

@@ -1,6 +1,8 @@
 """Forged and damaged containers, driven through the pure coding logic with the exact test double."""
 
 import lzma
+import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import pytest
@@ -8,6 +10,7 @@ import pytest
 from compressiq.backends.testing import VOCAB, ByteBackend
 from compressiq.codec import coding, container
 from compressiq.codec.container import Header, Mode
+from compressiq.core.backend import FloatArray
 from compressiq.errors import CompressiqError
 
 TEXT = ("Compression is prediction, and prediction is understanding. " * 40).encode()
@@ -111,4 +114,85 @@ def test_bad_chunking_is_refused_before_the_model_runs(chunk: int, batch: int) -
     model = ByteBackend()
     with pytest.raises(CompressiqError, match="--chunk-tokens|--batch"):
         coding.compress(TEXT, model, chunk_tokens=chunk, batch=batch)
+    assert model.calls == 0
+
+
+def version_1(blob: bytes) -> bytes:
+    """``blob`` rewritten in format 1: no backend or kernels fields, version byte 1, CRC recomputed."""
+    header, payload = container.unpack(blob)
+    assert header.model is not None
+    tail = 2 + len(header.model.backend.encode()) + len(header.model.kernels.encode())
+    head = bytearray(blob[: len(blob) - len(payload) - 4 - tail])
+    head[4] = 1
+    return bytes(head) + zlib.crc32(head).to_bytes(4, "little") + payload
+
+
+def test_format_1_files_are_still_read(model: ByteBackend, blob: bytes) -> None:
+    old = version_1(replace_stamp(blob, backend="transformers"))
+    header = container.unpack(old)[0]
+    assert header.model is not None and (header.model.backend, header.model.kernels) == ("transformers", "")
+    assert container.unpack(blob)[0].model == replace(header.model, backend="testing", kernels=model.kernels())
+    as_transformers = TransformersDouble()
+    assert coding.decompress(old, lambda stamp: as_transformers) == TEXT  # kernels unrecorded: not checked
+    future = bytearray(blob)
+    future[4] = 3
+    with pytest.raises(CompressiqError, match="format 3 is not supported"):
+        container.unpack(bytes(future))
+
+
+class TransformersDouble(ByteBackend):
+    """The exact double, claiming to be the transformers backend (what format 1 files imply)."""
+
+    kind = "transformers"
+
+
+def replace_stamp(blob: bytes, **fields: str) -> bytes:
+    header, payload = container.unpack(blob)
+    assert header.model is not None
+    return container.pack(replace(header, model=replace(header.model, **fields)), payload)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [({"backend": "llamacpp"}, "on the llamacpp backend: decompress with --backend llamacpp"),
+     ({"kernels": "torch 0.1, float32 on cpu"}, "compressed with torch 0.1, float32 on cpu; this is numpy")],
+    ids=["other-backend", "other-kernels"],
+)  # fmt: skip
+def test_other_backends_or_kernels_are_refused_before_any_step(
+    blob: bytes, fields: dict[str, str], message: str
+) -> None:
+    model = ByteBackend()
+    with pytest.raises(CompressiqError, match=message):
+        coding.decompress(replace_stamp(blob, **fields), lambda stamp: model)
+    assert model.calls == 0
+
+
+class ThreadWatcher(ByteBackend):
+    """Records the thread count each batch of steps starts under."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads, self.seen = 5, list[int]()
+
+    def start(self, rows: int, capacity: int) -> Callable[[Sequence[int]], FloatArray]:
+        self.seen.append(self.threads)
+        return super().start(rows, capacity)
+
+
+@pytest.mark.parametrize("threads", [1, 3], ids=["default-one", "three"])
+def test_steps_run_on_the_recorded_threads_then_the_callers_come_back(threads: int) -> None:
+    model = ThreadWatcher()
+    tokens = model.encode(TEXT.decode())
+    stamp, payload = coding.encode(tokens, model, chunk_tokens=500, batch=2, prefix=256, threads=threads)
+    blob = container.pack(Header(Mode.MODEL, len(TEXT), container.sha256(TEXT), stamp), payload)
+    assert stamp.threads == threads and model.threads == 5
+    assert coding.decompress(blob, lambda s: model) == TEXT
+    assert model.seen == [threads] * 6 and model.threads == 5  # 5 chunks: 3 batches of 2 each way
+
+
+def test_bad_thread_counts_are_refused_before_the_model_runs() -> None:
+    model = ByteBackend()
+    for bad in (0, 257):
+        with pytest.raises(CompressiqError, match="--threads"):
+            coding.compress(TEXT, model, threads=bad)
     assert model.calls == 0

@@ -1,8 +1,9 @@
 """The leaderboard: models x subsets BPC with the average, best first, stored runs beside the paper's.
 
 Rows come from stored runs or from reference data shipped in the package (the paper's published
-table, measured with the paper protocol). The ``source`` column says which, and with which
-protocol, because exact and paper-protocol BPC differ slightly and must not pass for each other.
+table, measured with the paper protocol). The ``source`` column says which, with which protocol,
+and with which kernels, dtype and device kind when not transformers in float32 on a CPU, because
+each of them moves BPC slightly and such numbers must not pass for each other.
 A missing value is shown as a dash (empty in CSV), never as NaN.
 """
 
@@ -36,10 +37,14 @@ class Entry:
 
 
 def from_run(run: RunRow) -> Entry:
+    """One leaderboard row from a stored run; its source names the protocol and the backend."""
     protocol = run.settings.get("protocol", "exact")
     kind = "paper protocol" if protocol == "paper" else protocol
     backend = run.settings.get("backend", "transformers")
     kind += "" if backend == "transformers" else f", {backend}"  # other kernels: not the same number
+    dtype, device = run.settings.get("dtype", "float32"), run.settings.get("device", "cpu")
+    kind += "" if dtype == "float32" else f", {dtype}"  # precision and device kind move digits too
+    kind += "" if device == "cpu" else f", {device}"
     source = f"stored ({kind})" if run.complete else f"stored ({kind}, incomplete)"
     tokens = f"{run.block}/{run.stride}" if run.block is not None else ""
     return Entry(run.model, source, run.corpus, {s: t.bpc for s, t in run.subsets.items() if t.characters}, tokens, run)

@@ -112,9 +112,7 @@ def place(
     for run in runs:
         bpcs = {s: t.bpc for s, t in run.subsets.items() if t.characters}
         why = not_comparable(run)
-        note = "; ".join(
-            n for n in ("not comparable: " + why if why else "", "" if run.complete else "incomplete run") if n
-        )
+        marks = ["not comparable: " + why if why else "", "" if run.complete else "incomplete run"]
         for fit in lines:
             s = fit.series
             x = _x(s.area, bpcs)
@@ -122,8 +120,10 @@ def place(
                 continue
             linear = prediction(s.bpc, s.score, fit.linear, x)
             log = prediction(s.bpc, s.score, fit.logarithmic, x)
-            out.append(Placement(run.model, run.run_id, s.area, s.subset, x, linear, log,
-                                 _actual(s.area, run.model, actual), not why, note))  # fmt: skip
+            outside = f"extrapolated: BPC outside the paper's {s.bpc.min():.3f}-{s.bpc.max():.3f}"
+            note = "; ".join(m for m in [*marks, outside if not s.bpc.min() <= x <= s.bpc.max() else ""] if m)
+            act = _actual(s.area, run.model, actual)
+            out.append(Placement(run.model, run.run_id, s.area, s.subset, x, linear, log, act, not why, note))
     return out
 
 

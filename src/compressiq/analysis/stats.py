@@ -129,10 +129,12 @@ def bootstrap(
 
 
 def pearson(x: Array, y: Array, resamples: int = RESAMPLES, seed: int = 0, level: float = LEVEL) -> Interval:
+    """Pearson's r of ``x`` and ``y`` with a seeded bootstrap interval over the pairs (see ``correlation``)."""
     return bootstrap(pearson_rows, x, y, resamples, seed, level)
 
 
 def spearman(x: Array, y: Array, resamples: int = RESAMPLES, seed: int = 0, level: float = LEVEL) -> Interval:
+    """Spearman's rank correlation of ``x`` and ``y`` with a seeded bootstrap interval over the pairs."""
     return bootstrap(spearman_rows, x, y, resamples, seed, level)
 
 

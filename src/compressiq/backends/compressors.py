@@ -96,6 +96,7 @@ NAMES = tuple(MAKERS)
 
 
 def compressor(name: str) -> Compressor:
+    """The compressor called ``name`` (one of ``NAMES``); a missing extra is one error line."""
     if name not in MAKERS:
         raise CompressiqError(f"unknown compressor {name!r}; known: {', '.join(NAMES)}")
     return MAKERS[name](name)
@@ -122,6 +123,7 @@ def unit_totals(bits: int, text: str) -> Totals:
 
 
 def run_id(c: Compressor, corpus_fingerprint: str, granularity: Granularity) -> str:
+    """The store's id of a compressor run: the compressor's version, the corpus and the granularity."""
     key = f"compressor|{c.name}|{c.version}|{corpus_fingerprint}|{granularity}"
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import inspect
 import os
 import shutil
@@ -27,6 +28,7 @@ LOGIT_CHUNK = 256  # positions per vocabulary projection: 256 x 262k floats = 26
 
 
 def libs() -> tuple[Any, Any]:
+    """torch and transformers, imported when first needed; a missing extra or a transformers before 5 is one error line."""
     try:
         torch = importlib.import_module("torch")
         transformers = importlib.import_module("transformers")
@@ -71,18 +73,31 @@ def converted_gguf(gguf: Path) -> Path:
 
 
 def _first_line(error: Exception) -> str:
+    """The cause in one line; a folder that ships code says how to allow it, on purpose."""
+    if "trust_remote_code" in str(error):
+        return "the model folder ships its own Python code, which runs only with --trust-remote-code"
     return (str(error).strip().splitlines() or [""])[0]
 
 
 def load_transformers(
-    source: str, name: str | None = None, dtype: str = "float32", trust_remote_code: bool = False
+    source: str,
+    name: str | None = None,
+    dtype: str = "float32",
+    trust_remote_code: bool = False,
+    device: str = "cpu",
+    device_map: str | None = None,
+    attn: str = "sdpa",
 ) -> TransformersBackend:
     """Load ``source``: a ``.gguf`` file, a local model directory, or a hub id (when online).
 
+    The weights go to ``device`` (``cpu``, ``cuda:N``, ``mps``; see ``core.device``) in ``dtype``, or with
+    ``device_map="auto"`` are sharded over the visible GPUs by accelerate. ``attn``: ``sdpa`` (PyTorch's
+    fused attention) or ``flash_attention_2`` (needs the flash-attn package and a GPU).
     A folder's own code (``auto_map``) runs only with ``trust_remote_code``; pickled ``.bin`` weights are
     read by transformers with ``torch.load(weights_only=True)``, which refuses anything but tensors.
     """
     torch, transformers = libs()
+    placement = _placement(device, device_map, attn, dtype)
     path = Path(source).expanduser()
     if source.endswith(".gguf"):
         path = converted_gguf(path)
@@ -94,10 +109,34 @@ def load_transformers(
     trust = {"trust_remote_code": trust_remote_code}
     try:
         tok = transformers.AutoTokenizer.from_pretrained(path, **trust)
-        model = transformers.AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), **trust)
+        model = transformers.AutoModelForCausalLM.from_pretrained(
+            path, dtype=getattr(torch, dtype), **placement, **trust
+        )
+    except torch.cuda.OutOfMemoryError as e:
+        raise CompressiqError(f"the weights of {source} do not fit on {device}: try --device-map auto") from e
     except Exception as e:  # a forged or foreign folder fails anywhere in transformers: one line, with the cause
         raise CompressiqError(f"cannot load model {source}: {type(e).__name__}: {_first_line(e)}") from e
     return TransformersBackend(model, tok, name or source, fingerprint)
+
+
+def _placement(device: str, device_map: str | None, attn: str, dtype: str) -> dict[str, Any]:
+    """``from_pretrained``'s placement arguments; an impossible request is one error line.
+
+    On the CPU no ``device_map`` is passed, as before devices were a choice (the same loading path).
+    """
+    if attn not in ("sdpa", "flash_attention_2"):
+        raise CompressiqError(f"unknown --attn {attn!r}; choose sdpa or flash_attention_2")
+    if attn == "flash_attention_2":
+        if importlib.util.find_spec("flash_attn") is None:
+            raise CompressiqError("--attn flash_attention_2 needs the flash-attn package: pip install flash-attn")
+        if not device.startswith("cuda") or dtype == "float32":
+            raise CompressiqError("--attn flash_attention_2 runs on a CUDA GPU in bfloat16 or float16 only")
+    if device_map not in (None, "auto"):
+        raise CompressiqError(f"unknown --device-map {device_map!r}; the choice is auto (accelerate)")
+    out: dict[str, Any] = {"attn_implementation": attn}
+    if device_map is not None or device != "cpu":
+        out["device_map"] = device_map or device
+    return out
 
 
 def load_tokenizer(source: str, trust_remote_code: bool = False) -> tuple[Any, int]:
@@ -120,6 +159,7 @@ def encode(tok: Any, text: str, special: bool) -> list[int]:
 
 
 def token_id(tok: Any, token: str, model: str) -> int:
+    """The id of ``token`` in ``tok``'s vocabulary; a token it does not know is an error, never the unknown id."""
     tid = tok.convert_tokens_to_ids(token)
     if tid is None or (tid == tok.unk_token_id and token != tok.unk_token):
         raise CompressiqError(f"token {token!r} is not in the vocabulary of {model}")
@@ -128,6 +168,8 @@ def token_id(tok: Any, token: str, model: str) -> int:
 
 class TransformersBackend:
     """An ``AutoModelForCausalLM`` scored on the positions a window asks for, and no others."""
+
+    kind = "transformers"
 
     def __init__(self, model: Any, tokenizer: Any, name: str, fingerprint: str) -> None:
         self.torch, _ = libs()
@@ -139,6 +181,9 @@ class TransformersBackend:
         self.bos_id = tokenizer.bos_token_id
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.softcap = getattr(model.config, "final_logit_softcapping", None)
+        self.device = model.get_input_embeddings().weight.device  # the first shard's, under a device map
+        self.device_kind = str(self.device.type)
+        self.dtype = str(model.dtype).removeprefix("torch.")
         self.split_head = self._head_matches_model()
 
     def encode(self, text: str, special: bool = False) -> list[int]:
@@ -159,6 +204,11 @@ class TransformersBackend:
     def vocab_size(self) -> int:
         return int(self.model.get_output_embeddings().weight.shape[0])
 
+    def kernels(self) -> str:
+        """What computes the codec's probabilities: library versions, number type, device kind."""
+        versions = f"transformers {importlib.import_module('transformers').__version__}, torch {self.torch.__version__}"
+        return f"{versions}, {self.dtype} on {self.device_kind}"
+
     def num_threads(self) -> int:
         return int(self.torch.get_num_threads())
 
@@ -166,17 +216,20 @@ class TransformersBackend:
         self.torch.set_num_threads(threads)
 
     def start(self, rows: int, capacity: int) -> Callable[[Sequence[int]], npt.NDArray[np.float64]]:
-        """The codec's stepping (see ``codec.stepping``): ``rows`` sequences through one key-value cache."""
+        """The codec's stepping (see ``codec.stepping``): ``rows`` sequences through one key-value cache,
+        filled in place; the input ids live in one tensor reused by every step. The softmax stays float32
+        then widened, as files of format 1 were coded: changing it would change every probability."""
         torch = self.torch
         cache = _chunk_cache(self.model, capacity)
         # transformers 5.x renames ``past_key_values`` to ``cache``; pass whichever this version takes.
         kwarg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+        ids = torch.empty((rows, 1), dtype=torch.long, device=self.device)
 
         def step(tokens: Sequence[int]) -> npt.NDArray[np.float64]:
             with torch.inference_mode():
-                ids = torch.tensor(list(tokens))[:, None]
+                ids[:, 0] = torch.as_tensor(tokens, dtype=torch.long)
                 logits = self.model(input_ids=ids, use_cache=True, **{kwarg: cache}).logits[:, -1]
-                return np.asarray(logits.float().softmax(-1).double().numpy())
+                return np.asarray(logits.float().softmax(-1).double().cpu().numpy())
 
         return step
 
@@ -192,38 +245,65 @@ class TransformersBackend:
         targets = torch.tensor([t for tokens, k in windows for t in tokens[len(tokens) - k :]])
         with torch.inference_mode():
             # No padding, no mask: attention then takes its causal fast path.
-            lp = self._scored_logprobs(ids, None if bool(mask.all()) else mask, rows, targets)
+            ids, mask = ids.to(self.device), None if bool(mask.all()) else mask.to(self.device)
+            lp = self._scored_logprobs(ids, mask, rows, targets).cpu()  # only the scored tokens' values
         sizes = [k for _, k in windows]
         return [a.astype(np.float64) for a in np.split(lp.numpy(), np.cumsum(sizes)[:-1])]
 
     def _scored_logprobs(self, ids: Any, mask: Any | None, rows: list[tuple[int, int, int]], targets: Any) -> Any:
-        """Log-probabilities of ``targets`` at positions ``rows`` = (row, from, to), float32."""
+        """Log-probabilities of ``targets`` at positions ``rows`` = (row, from, to), float32, on the device.
+
+        The decoder runs without a key-value cache (a 7B model's would hold 512 KiB a token for nothing);
+        the output head then sees only the scored positions, ``LOGIT_CHUNK`` at a time.
+        """
         torch = self.torch
         if self.split_head:
-            hidden = self.model.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
+            hidden = self.model.get_decoder()(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
             picked = torch.cat([hidden[r, a:b] for r, a, b in rows])
             out = [self._head(picked[i : i + LOGIT_CHUNK]) for i in range(0, len(picked), LOGIT_CHUNK)]
             logits = torch.cat(out) if len(out) > 1 else out[0]
         else:  # a model whose head we cannot reproduce: its own forward, all positions
-            full = self.model(input_ids=ids, attention_mask=mask).logits
+            full = self.model(input_ids=ids, attention_mask=mask, use_cache=False).logits
             logits = torch.cat([full[r, a:b].float().log_softmax(-1) for r, a, b in rows])
-        return logits.gather(1, targets[:, None])[:, 0]
+        return logits.gather(1, targets.to(logits.device)[:, None])[:, 0]
 
     def _head(self, hidden: Any) -> Any:
+        """Float32 log-softmax of the output head's logits (softcapped as the model does), where ``hidden`` is."""
         logits = self.model.get_output_embeddings()(hidden).float()
         if self.softcap:
             logits = self.torch.tanh(logits / self.softcap) * self.softcap
         return logits.log_softmax(-1)
 
     def _head_matches_model(self) -> bool:
-        """Check once that decoder + output head reproduce the model's own logits."""
+        """Check once that decoder + output head reproduce the model's own logits.
+
+        In bf16/fp16 the two paths may round differently (kernels chosen by shape): 0.05 still catches a
+        head we do not know (a logit scale of even 1.1 moves log-probabilities by far more).
+        """
         torch = self.torch
-        ids = torch.tensor([self.encode("Compression is prediction; prediction is understanding.")])
+        ids = torch.tensor([self.encode("Compression is prediction; prediction is understanding.")], device=self.device)
         with torch.inference_mode():
-            ref = self.model(input_ids=ids).logits[0].float().log_softmax(-1)
-            hidden = self.model.get_decoder()(input_ids=ids).last_hidden_state[0]
-            mine = self._head(hidden)
-        return bool(torch.allclose(ref, mine, atol=1e-4))
+            ref = self.model(input_ids=ids, use_cache=False).logits[0].float().log_softmax(-1)
+            hidden = self.model.get_decoder()(input_ids=ids, use_cache=False).last_hidden_state[0]
+            mine = self._head(hidden).to(ref.device)
+        tolerance = 1e-4 if self.model.dtype == torch.float32 else 0.05
+        return bool(torch.allclose(ref, mine, atol=tolerance))
+
+    def auto_batch_tokens(self) -> int:
+        """``--batch-tokens auto``: padded tokens per call from the device's free memory (CPU: the default).
+
+        A token costs about (4 x hidden + 3 x intermediate) activations at once in one layer (no cache is
+        kept); under a device map the first GPU's free memory decides.
+        """
+        from compressiq.core.device import CPU_BATCH_TOKENS, auto_batch_tokens
+
+        if self.device_kind != "cuda":
+            return CPU_BATCH_TOKENS
+        config = self.model.config
+        hidden = int(config.hidden_size)
+        width = 4 * hidden + 3 * int(getattr(config, "intermediate_size", 4 * hidden))
+        free, _ = self.torch.cuda.mem_get_info(self.device)
+        return auto_batch_tokens(int(free), width * self.model.dtype.itemsize)
 
 
 def _chunk_cache(model: Any, capacity: int) -> Any:

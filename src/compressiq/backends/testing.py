@@ -22,6 +22,7 @@ VOCAB = 258
 class ByteBackend:
     """Bytes as tokens; ``log p(v | context) = log softmax_v(((prev*7 + v*13 + pos) % 17) / 5)``."""
 
+    kind = "testing"
     name = "byte-test-model"
     fingerprint = hashlib.sha256(b"compressiq ByteBackend v1").hexdigest()
     bos_id: int | None = BOS
@@ -57,6 +58,9 @@ class ByteBackend:
 
     def vocab_size(self) -> int:
         return VOCAB
+
+    def kernels(self) -> str:
+        return "numpy float64, exact"
 
     def num_threads(self) -> int:
         return self.threads

@@ -52,6 +52,7 @@ EXAMPLES = """examples:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command ``argv`` names; 0 on success, 2 with one error line, 130 when interrupted."""
     args = parser().parse_args(argv)
     try:
         return int(args.func(args))
@@ -64,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    """The argument parser: every command module's ``register``, in the order ``--help`` lists them."""
     p = argparse.ArgumentParser(
         prog="compressiq",
         description="Bits per character of language models on fresh text.",

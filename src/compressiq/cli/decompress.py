@@ -15,6 +15,11 @@ def register(sub: Any) -> None:
     p.add_argument("input", type=Path)
     p.add_argument("output", type=Path)
     p.add_argument("--model", help="the model it was compressed with (default: the registry name in the file)")
+    p.add_argument(
+        "--backend",
+        choices=["transformers", "llamacpp"],
+        help="the backend it was compressed on (default: the one the file names; another is refused)",
+    )
     options.add_force(p)
     options.add_trust(p)
     p.set_defaults(func=run, interrupted="interrupted; nothing was written")
@@ -26,7 +31,10 @@ def run(args: argparse.Namespace) -> int:
     options.check_output(args.input, args.output, args.force)
     blob = options.read_input(args.input)
     data = coding.decompress(
-        blob, lambda stamp: coding.load_model(_model(args.model, stamp.name), args.trust_remote_code)[0]
+        blob,
+        lambda stamp: coding.load_model(
+            _model(args.model, stamp.name), args.trust_remote_code, args.backend or stamp.backend
+        )[0],
     )
     options.write_output(args.output, data)
     print(f"{args.input}: {len(data)} bytes restored, checksum verified")

@@ -13,6 +13,7 @@ DEMO_MODELS = ("smollm2-135m", "gemma3-270m")
 def register(sub: Any) -> None:
     p = sub.add_parser("demo", help="score the built-in models on the built-in fresh text and print a leaderboard")
     options.add_score(p)
+    options.add_device(p)
     p.add_argument("--corpus", default="demo", help="built-in corpus (default: demo; sample is the full 2 MB)")
     p.set_defaults(func=run)
 
@@ -28,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
     runs = []
     for name in DEMO_MODELS:
         print(f"scoring {name} on {corpus.name} ({len(corpus.documents)} documents)", flush=True)
-        runs.append(score(name, corpus, config, args.results, args.batch_tokens, not args.quiet, endpoint))
+        runs.append(score(name, corpus, config, args.results, args.batch_tokens, not args.quiet, endpoint,
+                          hardware=options.hardware_from(args)))  # fmt: skip
     print()
     print(leaderboard(runs))
     print(

@@ -10,24 +10,28 @@ from typing import Any
 
 from compressiq.analysis import tables
 from compressiq.cache import write_atomic_bytes
+from compressiq.core.device import DTYPES
+from compressiq.core.loader import Hardware
 from compressiq.core.scoring import ScoreConfig
 from compressiq.errors import CompressiqError
 
 DEFAULT_RESULTS = Path("compressiq-results")
-DTYPES = ["float32", "bfloat16", "float16"]
 
 
 def add_results(p: argparse.ArgumentParser) -> None:
+    """``--results DIR``: where the store lives."""
     p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results directory (default: %(default)s)")
 
 
 def add_model(
     p: argparse.ArgumentParser, required: bool = True, what: str = "registry name, .gguf file, model folder, or hub id"
 ) -> None:
+    """``--model``: a registry name, a file, a folder or a hub id (``what`` says which this command takes)."""
     p.add_argument("--model", required=required, help=what)
 
 
 def add_trust(p: argparse.ArgumentParser) -> None:
+    """``--trust-remote-code``: off unless typed; a model folder's own code never runs otherwise."""
     p.add_argument(
         "--trust-remote-code",
         action="store_true",
@@ -35,12 +39,42 @@ def add_trust(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_device(p: argparse.ArgumentParser) -> None:
+    """Where the model runs and in which precision (see ``core.device``): score, demo, serve and the codec."""
+    p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:N, or mps")
+    p.add_argument(
+        "--dtype", default="auto", choices=DTYPES, help="auto: bf16 on a GPU (fp16 without bf16), float32 on a CPU"
+    )
+    p.add_argument("--device-map", choices=["auto"], help="auto: shard the model over the visible GPUs (accelerate)")
+    p.add_argument(
+        "--attn",
+        choices=["sdpa", "flash_attention_2"],
+        default="sdpa",
+        help="attention kernel (default: %(default)s; flash_attention_2 needs the flash-attn package)",
+    )
+
+
+def hardware_from(args: argparse.Namespace) -> Hardware:
+    """The placement options beyond device and dtype: device map, attention, replicas (``--gpus``)."""
+    return Hardware(args.device_map, args.attn, getattr(args, "gpus", None))
+
+
+def batch_tokens(value: str) -> int | None:
+    """``--batch-tokens``: a positive number, or ``auto`` (None: sized from free device memory)."""
+    if value == "auto":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of tokens or auto, got {value!r}")
+    return int(value)
+
+
 def add_limit(p: argparse.ArgumentParser) -> None:
+    """``--limit N``: only the first N documents (N >= 0)."""
     p.add_argument("--limit", type=int, help="only the first N documents")
 
 
 def add_score(p: argparse.ArgumentParser) -> None:
-    """The options of ``score`` and ``demo``: windows, protocol, prefix, dtype, backend, Ray."""
+    """The options of ``score`` and ``demo``: windows, protocol, prefix, batching, replicas, backend."""
     add_results(p)
     p.add_argument("--block", type=int, default=1900, help="window in tokens (default: %(default)s)")
     p.add_argument("--stride", type=int, default=512, help="stride in tokens (default: %(default)s)")
@@ -53,12 +87,15 @@ def add_score(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-prefix-after-first", action="store_true", help="only the first window starts with the prefix token"
     )
-    p.add_argument("--dtype", default="float32", choices=DTYPES)
     p.add_argument(
         "--batch-tokens",
-        type=int,
+        type=batch_tokens,
         default=1024,
-        help="padded tokens per model call (small on CPU: padding costs more than batching gains)",
+        help="padded tokens per model call (small on CPU: padding costs more than batching gains); "
+        "auto: from free GPU memory",
+    )
+    p.add_argument(
+        "--gpus", type=int, help="N data-parallel replicas, one per GPU, one store (with --device cpu: N CPU processes)"
     )
     add_limit(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -75,6 +112,7 @@ def add_score(p: argparse.ArgumentParser) -> None:
 
 
 def add_ray(p: argparse.ArgumentParser) -> None:
+    """``--ray [ADDRESS]`` and the replica sizes: only ``score`` spreads documents over Ray."""
     p.add_argument(
         "--ray", nargs="?", const="", metavar="ADDRESS", help="spread documents over Ray workers (no address: local)"
     )
@@ -84,6 +122,7 @@ def add_ray(p: argparse.ArgumentParser) -> None:
 
 
 def add_analysis(p: argparse.ArgumentParser) -> None:
+    """The inputs of ``leaderboard`` and ``report``: the store, the paper's rows, benchmark scores."""
     add_results(p)
     p.add_argument("--reference", choices=["paper"], help="add the published rows (paper: the 2024 paper's table)")
     p.add_argument(
@@ -92,6 +131,7 @@ def add_analysis(p: argparse.ArgumentParser) -> None:
 
 
 def config_from(args: argparse.Namespace) -> ScoreConfig:
+    """The ``ScoreConfig`` the score options describe, field for field."""
     if (args.window_chars is None) != (args.stride_chars is None):
         raise CompressiqError("--window-chars and --stride-chars go together")
     chars = args.window_chars is not None
@@ -104,6 +144,7 @@ def config_from(args: argparse.Namespace) -> ScoreConfig:
         prefix_every_window=not args.no_prefix_after_first,
         dtype=args.dtype,
         backend=args.backend,
+        device=args.device,
     )
 
 
@@ -137,6 +178,7 @@ def table(records: list[dict[str, Any]]) -> str:
 
 
 def add_force(p: argparse.ArgumentParser) -> None:
+    """``--force``: replace an existing output (never the input)."""
     p.add_argument("--force", action="store_true", help="replace an existing output file")
 
 
@@ -151,6 +193,7 @@ def check_output(source: Path, output: Path, force: bool) -> None:
 
 
 def read_input(path: Path) -> bytes:
+    """The bytes of ``path``, or one error line saying why they cannot be read."""
     try:
         return path.read_bytes()
     except OSError as e:

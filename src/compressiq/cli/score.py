@@ -17,6 +17,8 @@ EXAMPLES = """examples:
   compressiq score --model ./my-model.gguf --corpus data.jsonl --protocol paper --json
   compressiq score --model smollm2-135m --corpus sample --backend llamacpp
   compressiq score --model smollm2-135m --corpus sample --ray --workers 2     # or --ray HOST:6379
+  compressiq score --model org/70b-model --corpus sample --device-map auto    # bf16, sharded over the GPUs
+  compressiq score --model org/8b-model --corpus sample --gpus 8 --batch-tokens auto   # 8 replicas, one store
   compressiq score --model org/big-model --corpus sample --backend openai --base-url http://127.0.0.1:8000/v1
 """
 
@@ -30,6 +32,7 @@ def register(sub: Any) -> None:
         "--corpus", required=True, help="sample, demo, sample:cc, a .jsonl/.parquet file, a folder, or a dataset id"
     )
     options.add_score(p)
+    options.add_device(p)
     options.add_ray(p)
     options.add_trust(p)
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
@@ -52,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         endpoint=options.endpoint_from(args),
         ray=_ray_from(args),
         trust_remote_code=args.trust_remote_code,
+        hardware=options.hardware_from(args),
     )
     print(options.table(summary(run)))
     if args.json:

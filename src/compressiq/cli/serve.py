@@ -25,7 +25,7 @@ def register(sub: Any) -> None:
     )
     options.add_model(p)
     p.add_argument("--backend", choices=["transformers", "llamacpp"], default="transformers")
-    p.add_argument("--dtype", default="float32", choices=options.DTYPES)
+    options.add_device(p)
     p.add_argument("--host", default="127.0.0.1", help="(default: %(default)s; 0.0.0.0 to listen on all)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument(
@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.timeout <= 3600:
         raise CompressiqError(f"--timeout must be between 0 and 3600 seconds, got {args.timeout:g}")
     model = loader.resolve(args.model)
-    backend: Any = loader.load(model.source, model.name, args.backend, args.dtype, args.trust_remote_code)
+    backend: Any = loader.load(model.source, model.name, args.backend, args.dtype, args.trust_remote_code,
+                               device=args.device, hardware=options.hardware_from(args))  # fmt: skip
     if not callable(getattr(backend, "vocab_size", None)):  # token ids are checked against it
         raise CompressiqError(f"the {args.backend} backend cannot be served: it does not report its vocabulary")
     try:

@@ -5,8 +5,11 @@ from the prefix token on, with its own context, like a document of the scorer. D
 sequential within a chunk, so ``batch`` chunks advance side by side, one token a step (see
 ``stepping``). Encoder and decoder run *the same* steps (same chunks, same batch rows, same
 shapes) so the model returns bit-identical probabilities on both sides; constriction's range coder
-quantises them the same way. Determinism holds on one machine with the same library versions and
-thread count (stored in the header and restored for decoding).
+quantises them the same way. Determinism holds on one machine with the same backend, kernels and
+thread count: the header records all three, decoding replays the thread count and refuses other
+kernels. Stepping runs on one thread unless asked otherwise: a single-token step is many tiny
+operations, which two threads on a busy machine made several times slower, and one thread makes
+a file independent of the machine's core count.
 
 Bytes the tokenizer cannot carry exactly (non-UTF-8, or text whose tokens do not decode back to
 it) are not altered: the file falls back to xz. Input that xz already shrinks to under 1 % (say,
@@ -16,7 +19,6 @@ model-coded file that would be no smaller than the stored or xz form is stored t
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import lzma
 import math
@@ -31,6 +33,7 @@ from compressiq.codec.stepping import Stepper
 from compressiq.errors import CompressiqError, missing_extra
 
 XZ_DEGENERATE = 0.01
+STEPPERS = ("transformers", "llamacpp")  # the backends that can step a model for the codec
 PRECISION = 24  # constriction's Categorical quantises probabilities to multiples of 2**-24
 Chooser = Callable[[int, npt.NDArray[np.float64], list[int]], list[int]]
 
@@ -42,19 +45,20 @@ def _constriction() -> Any:
         raise missing_extra("constriction", "codec") from None
 
 
-def load_model(model: str, trust_remote_code: bool = False) -> tuple[Stepper, int | None]:
-    """A registry name, .gguf file or folder, loaded; and the registry's prefix token, if any."""
+def load_model(
+    model: str, trust_remote_code: bool = False, backend: str = "transformers"
+) -> tuple[Stepper, int | None]:
+    """A registry name, .gguf file or folder, loaded on ``backend`` (transformers or llamacpp); and the
+    registry's prefix token, if any."""
     from compressiq.core import loader
 
+    if backend not in STEPPERS:
+        raise CompressiqError(f"the codec runs on {' or '.join(STEPPERS)}, not {backend!r}")
     resolved = loader.resolve(model)
-    backend = loader.load(resolved.source, resolved.name, trust_remote_code=trust_remote_code)
-    if not isinstance(backend, Stepper):
-        raise CompressiqError(f"the backend of {resolved.name} cannot step a model: the codec needs transformers")
-    return backend, backend.token_id(resolved.prefix_token) if resolved.prefix_token else None
-
-
-def definition_fingerprint(definition: str) -> str:
-    return hashlib.sha256(definition.encode()).hexdigest()
+    stepper = loader.load(resolved.source, resolved.name, backend=backend, trust_remote_code=trust_remote_code)
+    if not isinstance(stepper, Stepper):
+        raise CompressiqError(f"the {backend} backend of {resolved.name} cannot step a model")
+    return stepper, stepper.token_id(resolved.prefix_token) if resolved.prefix_token else None
 
 
 def chunk_lengths(tokens: int, chunk_tokens: int) -> list[int]:
@@ -72,10 +76,16 @@ def max_tokens(payload_bytes: int, vocab: int) -> int:
 
 
 def compress(
-    data: bytes, backend: Stepper, chunk_tokens: int = 512, batch: int = 128, prefix: int | None = None
+    data: bytes,
+    backend: Stepper,
+    chunk_tokens: int = 512,
+    batch: int = 128,
+    prefix: int | None = None,
+    threads: int = 1,
 ) -> bytes:
-    """``data`` as a compressiq file (see ``container``); chunks start from ``prefix`` (default BOS)."""
-    check_chunking(chunk_tokens, batch, backend)
+    """``data`` as a compressiq file (see ``container``); chunks start from ``prefix`` (default BOS),
+    the model steps on ``threads`` threads (recorded; decoding uses the same)."""
+    check_chunking(chunk_tokens, batch, backend, threads)
     digest = sha256(data)
     xz = lzma.compress(data, preset=9 | lzma.PRESET_EXTREME)
     plain = pack(Header(Mode.XZ, len(data), digest), xz) if len(xz) < len(data) else None
@@ -83,15 +93,18 @@ def compress(
     tokens = None if len(xz) < XZ_DEGENERATE * len(data) else _exact_tokens(data, backend)
     if not tokens:
         return plain
-    stamp, payload = encode(tokens, backend, chunk_tokens, batch, _prefix(backend) if prefix is None else prefix)
+    start = _prefix(backend) if prefix is None else prefix
+    stamp, payload = encode(tokens, backend, chunk_tokens, batch, start, threads)
     coded = pack(Header(Mode.MODEL, len(data), digest, stamp), payload)
     return coded if len(coded) < len(plain) else plain
 
 
-def encode(tokens: list[int], backend: Stepper, chunk_tokens: int, batch: int, prefix: int) -> tuple[ModelStamp, bytes]:
+def encode(
+    tokens: list[int], backend: Stepper, chunk_tokens: int, batch: int, prefix: int, threads: int = 1
+) -> tuple[ModelStamp, bytes]:
     """Range-code ``tokens`` under the model: the stamp a decoder needs, and the payload."""
     stamp = ModelStamp(backend.name, backend.fingerprint, backend.tokenizer_fingerprint(), chunk_tokens, batch,
-                       prefix, len(tokens), backend.num_threads())  # fmt: skip
+                       prefix, len(tokens), threads, backend.kind, backend.kernels())  # fmt: skip
     rc = _constriction()
     encoder = rc.stream.queue.RangeEncoder()
     family = rc.stream.model.Categorical(perfect=False)
@@ -106,12 +119,14 @@ def encode(tokens: list[int], backend: Stepper, chunk_tokens: int, batch: int, p
     return stamp, encoder.get_compressed().astype("<u4").tobytes()
 
 
-def check_chunking(chunk_tokens: int, batch: int, backend: Stepper) -> None:
-    """Chunking the header can carry and the model can step through; checked before any work."""
+def check_chunking(chunk_tokens: int, batch: int, backend: Stepper, threads: int = 1) -> None:
+    """Chunking and threads the header can carry and the model can step through; checked before any work."""
     if not 1 <= chunk_tokens < backend.max_context:
         raise CompressiqError(f"--chunk-tokens must be between 1 and {backend.max_context - 1} (the model's context)")
     if not 1 <= batch <= MAX_BATCH:
         raise CompressiqError(f"--batch must be between 1 and {MAX_BATCH}")
+    if not 1 <= threads <= MAX_THREADS:
+        raise CompressiqError(f"--threads must be between 1 and {MAX_THREADS}")
 
 
 def decompress(blob: bytes, backend_for: Callable[[ModelStamp], Stepper]) -> bytes:
@@ -146,6 +161,7 @@ def _unxz(payload: bytes, length: int) -> bytes:
 def _decode_tokens(payload: bytes, header: Header, backend: Stepper) -> bytes:
     stamp = header.model
     assert stamp is not None
+    _check_kernels(stamp, backend)
     if backend.fingerprint != stamp.fingerprint or backend.tokenizer_fingerprint() != stamp.tokenizer:
         raise CompressiqError(
             f"this file was compressed with another model ({stamp.name}, weights {stamp.fingerprint[:12]})"
@@ -164,6 +180,18 @@ def _decode_tokens(payload: bytes, header: Header, backend: Stepper) -> bytes:
     if not decoder.maybe_exhausted():
         raise CompressiqError("damaged compressiq file (bytes after the coded tokens)")
     return backend.decode([t for c in chunks for t in c]).encode("utf-8")
+
+
+def _check_kernels(stamp: ModelStamp, backend: Stepper) -> None:
+    """Other kernels give other probabilities: refuse them before a step rather than fail the checksum after."""
+    if backend.kind != stamp.backend:
+        raise CompressiqError(
+            f"this file was compressed on the {stamp.backend} backend: decompress with --backend {stamp.backend}"
+        )
+    if stamp.kernels and backend.kernels() != stamp.kernels:
+        raise CompressiqError(
+            f"this file was compressed with {stamp.kernels}; this is {backend.kernels()}: decode it there"
+        )
 
 
 def _check_stamp(stamp: ModelStamp, length: int, payload: int, backend: Stepper) -> None:
@@ -199,7 +227,8 @@ def _lockstep(backend: Stepper, lengths: list[int], prefix: int, choose: Chooser
     for position in range(max(lengths)):
         probs = step(feed)
         rows = [r for r, n in enumerate(lengths) if position < n]
-        symbols = choose(position, probs[rows], [first + r for r in rows])
+        live = probs if len(rows) == len(lengths) else probs[rows]  # no copy while every row codes
+        symbols = choose(position, live, [first + r for r in rows])
         for r, s in zip(rows, symbols):
             out[r].append(s)
             feed[r] = s

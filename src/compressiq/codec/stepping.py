@@ -1,7 +1,8 @@
 """What the codec needs of a model: its identity, exact tokenization, and next-token probabilities step by step.
 
 The coding logic (``coding``) is pure over this protocol: the transformers backend implements it with a
-key-value cache, the test double with exact arithmetic, so the codec's rules are tested without a model.
+key-value cache, the llama.cpp backend with one sequence a row in its own context, the test double with
+exact arithmetic, so the codec's rules are tested without a model.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ class Stepper(Protocol):
     ``start(rows, capacity)`` begins ``rows`` sequences of at most ``capacity`` steps and returns
     ``step``: given each row's next input token, it returns each row's next-token probabilities
     (``rows x vocabulary``, float64, rows summing to 1). The same calls in the same order must give
-    bit-identical probabilities: that is what lets a decoder replay the encoder.
+    bit-identical probabilities: that is what lets a decoder replay the encoder. They may differ under
+    another thread count, library version or number type: ``kernels()`` names what computes them, and
+    the file records it with the thread count.
     """
 
+    kind: str  # the loader's name for the backend: transformers, llamacpp
     name: str
     fingerprint: str  # the weights
     bos_id: int | None
@@ -45,6 +49,10 @@ class Stepper(Protocol):
 
     def vocab_size(self) -> int:
         """Number of token ids the model predicts (a decoded or header id must be below it)."""
+        ...
+
+    def kernels(self) -> str:
+        """The libraries and number type behind the probabilities, e.g. ``torch 2.5.1, float32``."""
         ...
 
     def num_threads(self) -> int: ...

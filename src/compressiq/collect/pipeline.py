@@ -41,6 +41,8 @@ NUM_PERMUTATIONS = 256  # MinHash hashes per document (BigCode's choice), split 
 
 @dataclass(frozen=True)
 class Stage:
+    """One datatrove pipeline run over ``tasks`` shards; a stage finishes before the next starts."""
+
     name: str
     steps: list[Any]  # datatrove PipelineSteps
     tasks: int

@@ -10,13 +10,15 @@ forbids a second row in any case. Resume is the local rule: stored documents are
 from __future__ import annotations
 
 import importlib
+import os
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from compressiq.core import loader, scoring
+from compressiq.core import device, loader, scoring
 from compressiq.core.backend import Backend
 from compressiq.core.corpus import Corpus
+from compressiq.core.loader import Hardware
 from compressiq.core.scoring import ScoreConfig
 from compressiq.core.store import Store
 from compressiq.core.totals import document_totals
@@ -47,24 +49,35 @@ def _ray() -> Any:
 
 @dataclass(frozen=True)
 class ReplicaSpec:
-    """What a Ray worker needs to load its own replica: the weights, the name and the backend settings."""
+    """What a worker needs to load its own replica: the weights, the name and the backend settings
+    (``config.device`` is the device kind; the worker picks its own GPU)."""
 
     source: str
     name: str
     config: ScoreConfig
     endpoint: Endpoint | None = None
     trust_remote_code: bool = False
+    hardware: Hardware | None = None
+
+    def load(self, target: str | None = None) -> Backend:
+        """This replica's model on ``target`` (a torch device; default: the config's device kind)."""
+        config = self.config
+        where = target or config.device
+        return loader.load(self.source, self.name, config.backend, config.dtype, self.trust_remote_code,
+                           self.endpoint, where, self.hardware)  # fmt: skip
 
 
 class Replica:
-    """One model on one worker, loaded from a spec (or a backend object, sent as it is)."""
+    """One model on one worker, loaded from a spec (or a backend object, sent as it is).
+
+    With ``--worker-gpus``, Ray assigns the worker its GPU(s) and sets ``CUDA_VISIBLE_DEVICES``; the
+    model loads on the first one it was given (``device.ray_device``), so replicas never share a GPU.
+    """
 
     def __init__(self, model: ReplicaSpec | Backend) -> None:
         if isinstance(model, ReplicaSpec):
-            config = model.config
-            model = loader.load(
-                model.source, model.name, config.backend, config.dtype, model.trust_remote_code, model.endpoint
-            )
+            ids = [str(i) for i in _ray().get_gpu_ids()]
+            model = model.load(device.ray_device(ids, os.environ.get("CUDA_VISIBLE_DEVICES")))
         self.backend: Backend = model
 
     def plan(self, config: ScoreConfig, texts: list[str]) -> tuple[int, int]:
@@ -73,9 +86,9 @@ class Replica:
         return scoring.token_windows(config, texts, tokens, self.backend.max_context)
 
     def score(
-        self, config: ScoreConfig, texts: list[str], windows: tuple[int, int], batch_tokens: int
+        self, config: ScoreConfig, texts: list[str], windows: tuple[int, int], batch_tokens: int | None
     ) -> list[tuple[float, int]]:
-        return scoring.score_texts(self.backend, config, texts, windows, batch_tokens)
+        return scoring.score_texts(self.backend, config, texts, windows, scoring.budget(self.backend, batch_tokens))
 
 
 def run_on_ray(
@@ -85,7 +98,7 @@ def run_on_ray(
     store: Store,
     rid: str,
     done: set[int],
-    batch_tokens: int,
+    batch_tokens: int | None,
     options: RayOptions,
 ) -> None:
     """Score the documents not in ``done`` on Ray replicas and store each task's as it arrives."""
@@ -117,7 +130,7 @@ def _dispatch(
     store: Store,
     rid: str,
     done: set[int],
-    batch_tokens: int,
+    batch_tokens: int | None,
     per_task: int,
 ) -> None:
     """Shards of ``per_task`` documents, round robin over replicas; store each shard as it returns."""

@@ -25,6 +25,8 @@ DEMO_CHARACTERS = 20_000  # per subset: the demo's slice of the sample, first do
 
 @dataclass(frozen=True)
 class Document:
+    """One text of a corpus: its ``content``, its ``subset`` (cc, python, ...) and free-form ``meta``."""
+
     content: str
     subset: str = "default"
     meta: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)

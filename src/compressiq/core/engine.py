@@ -4,6 +4,10 @@ Calls arrive in stream order (``windows.exact_calls`` / ``paper_calls``). They a
 groups; inside a group, calls of similar length share a batch. After each group, every document
 whose tokens all lie before the furthest scored position is complete and is handed out, so a
 caller can store it at once and a killed run loses at most one group.
+
+An out-of-memory error (a GPU's, or any ``RuntimeError`` saying so) costs no document: nothing of
+the failed batch was counted, the budget is halved below that batch's size and the group's
+remaining calls are packed again, for the rest of the run.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compressiq.core.backend import Backend
+from compressiq.core.backend import Backend, FloatArray
 from compressiq.core.windows import Call
+from compressiq.errors import CompressiqError
 
 
 @dataclass(frozen=True)
@@ -27,11 +32,12 @@ class DocScore:
 
 
 def batches(calls: list[Call], batch_tokens: int) -> list[list[Call]]:
-    """Sort by length and pack so that (longest input x batch size) stays within ``batch_tokens``.
+    """Sort calls by length and pack them greedily so that a batch's padded size, its longest
+    call times its number of calls, stays within ``batch_tokens``; a call longer than the budget
+    gets a batch of its own.
 
-    Example, budget 10, lengths 3 3 4 6: [3 3] [4] [6] would waste nothing only if... the rule is
-    greedy over the sorted list: [3 3] (2x3=6), adding 4 makes 3x4=12 > 10, so [4 6]? 2x6=12 > 10,
-    so [4] and [6]. Each batch holds at least one call, however long.
+    Example, budget 10, lengths 3 3 4 6: [3 3] is 2 x 3 = 6; adding the 4 would make 3 x 4 = 12,
+    so [4] starts a batch; adding the 6 would make 2 x 6 = 12, so [6] is alone: [3 3] [4] [6].
     """
     out: list[list[Call]] = []
     for call in sorted(calls, key=lambda c: len(c.tokens)):
@@ -63,16 +69,48 @@ def score_calls(
     emitted = 0
     it = (c for c in calls if not _only_skipped(c, starts, skip))
     while group := _take(it, group_tokens):
-        for batch in batches(group, batch_tokens):
-            for call, lp in zip(batch, backend.logprobs([(c.tokens, c.scored) for c in batch])):
-                docs = np.searchsorted(starts, np.arange(call.first, call.first + call.scored), side="right") - 1
-                np.add.at(nats, docs, -lp)
-                np.add.at(counts, docs, 1)
+        results, batch_tokens = run_group(backend, group, batch_tokens)
+        for call, lp in results:
+            docs = np.searchsorted(starts, np.arange(call.first, call.first + call.scored), side="right") - 1
+            np.add.at(nats, docs, -lp)
+            np.add.at(counts, docs, 1)
         reached = max(c.first + c.scored for c in group)
         done = int(np.searchsorted(starts[1:], reached, side="right"))
         yield _scores(range(emitted, done), nats, counts, skip)
         emitted = max(emitted, done)
     yield _scores(range(emitted, len(nats)), nats, counts, skip)
+
+
+def run_group(backend: Backend, group: list[Call], batch_tokens: int) -> tuple[list[tuple[Call, FloatArray]], int]:
+    """Every call of ``group`` with its log-probabilities, and the budget that worked.
+
+    On an out-of-memory error the failed batch counts for nothing; the budget becomes half of that
+    batch's padded size and the calls not yet run are packed again. Example: budget 8192, a batch of
+    4 windows of 1900 (7600 padded) fails: the budget becomes 3800, two windows a batch. A single
+    window that does not fit is one error line.
+    """
+    done: list[tuple[Call, FloatArray]] = []
+    pending = batches(group, batch_tokens)
+    while pending:
+        batch = pending.pop(0)
+        try:
+            values = backend.logprobs([(c.tokens, c.scored) for c in batch])
+        except RuntimeError as e:
+            if not out_of_memory(e):
+                raise
+            longest = max(len(c.tokens) for c in batch)
+            if len(batch) == 1:
+                raise CompressiqError(f"out of memory on one window of {longest} tokens: lower --block") from e
+            batch_tokens = max(1, longest * len(batch) // 2)
+            pending = batches([c for b in [batch, *pending] for c in b], batch_tokens)
+            continue
+        done.extend(zip(batch, values))
+    return done, batch_tokens
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """``torch.cuda.OutOfMemoryError``, or a ``RuntimeError`` saying out of memory (MPS, CPU allocators)."""
+    return type(error).__name__ == "OutOfMemoryError" or "out of memory" in str(error).lower()
 
 
 def _only_skipped(call: Call, starts: np.ndarray, skip: set[int]) -> bool:

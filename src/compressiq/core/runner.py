@@ -13,9 +13,11 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from compressiq.core import loader, scoring
+from compressiq.core import device, loader, scoring
 from compressiq.core.backend import Backend
+from compressiq.core.cluster import ReplicaSpec
 from compressiq.core.corpus import Corpus
+from compressiq.core.loader import Hardware
 from compressiq.core.scoring import ScoreConfig
 from compressiq.core.store import RunRecord, RunRow, Store
 from compressiq.core.totals import document_totals
@@ -28,14 +30,18 @@ __all__ = ["ScoreConfig", "load", "run_id", "score", "versions"]
 
 
 def run_id(model_fingerprint: str, corpus_fingerprint: str, config: ScoreConfig) -> str:
+    """The identity of a run: the weights, the corpus and the settings (transformers runs keep their old ids)."""
     settings = asdict(config)
     if settings["backend"] == "transformers":
         del settings["backend"]  # runs stored before the backend was a choice keep their ids
+    if settings["device"] == "cpu":
+        del settings["device"]  # and so do the CPU runs stored before the device was a choice
     key = json.dumps([model_fingerprint, corpus_fingerprint, settings], sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def versions() -> dict[str, str]:
+    """Versions of the libraries that move the numbers, stored beside every run."""
     out = {}
     for dist in ("compressiq", "torch", "transformers", "tokenizers", "llama_cpp_python"):
         try:
@@ -50,11 +56,12 @@ def score(
     corpus: Corpus,
     config: ScoreConfig,
     results: Path,
-    batch_tokens: int = 1024,
+    batch_tokens: int | None = 1024,
     progress: bool = False,
     endpoint: Endpoint | None = None,
     ray: RayOptions | None = None,
     trust_remote_code: bool = False,
+    hardware: Hardware | None = None,
 ) -> RunRow:
     """Score ``model`` (a name, path, hub id, or a loaded backend) on ``corpus``; return the run.
 
@@ -63,10 +70,15 @@ def score(
     ``endpoint``: the server of the ``openai`` backend (default: from the environment). ``ray``:
     spread the documents over Ray workers, one model replica each (see ``cluster``).
     ``trust_remote_code``: let a model folder's own Python code run (off unless the user asks).
+    ``config.device``/``config.dtype`` ``auto`` are resolved first: the run stores the device kind and
+    dtype it ran with. ``hardware``: device map, attention kernel, and ``gpus`` data-parallel replicas
+    (one process a GPU, see ``replicas``). ``batch_tokens=None``: sized from free device memory.
     """
     if config.unit == "tokens":
         scoring.check(config.block, config.stride, config)
+    hardware = hardware or Hardware()
     name, source, fingerprint, config = _identify(model, config)
+    config, target = _placed(model, config, ray)
     rid = run_id(fingerprint, corpus.fingerprint, config)
     record = RunRecord(rid, name, fingerprint, corpus.name, corpus.fingerprint, asdict(config),
                        len(corpus.documents), versions())  # fmt: skip
@@ -74,16 +86,21 @@ def score(
     try:
         store.begin_run(record)
         done = store.done(rid)
+        spec = model if not isinstance(model, str) else ReplicaSpec(
+            source, name, config, endpoint, trust_remote_code, hardware
+        )  # fmt: skip
         if len(done) < len(corpus.documents) and ray is not None:
-            from compressiq.core.cluster import ReplicaSpec, run_on_ray
+            from compressiq.core.cluster import run_on_ray
 
-            spec = (
-                model if not isinstance(model, str) else ReplicaSpec(source, name, config, endpoint, trust_remote_code)
-            )
             run_on_ray(spec, corpus, config, store, rid, done, batch_tokens, ray)
+        elif len(done) < len(corpus.documents) and (hardware.gpus or 1) > 1:
+            from compressiq.core.replicas import run_replicas
+
+            devices = device.replica_devices(hardware.gpus or 1, config.device)
+            run_replicas(spec, devices, corpus, config, results, rid, done, batch_tokens)
         elif len(done) < len(corpus.documents):
-            backend = model if not isinstance(model, str) else load(source, name, config, endpoint, trust_remote_code)
-            _run(backend, corpus, config, store, rid, done, batch_tokens, progress)
+            backend = spec.load(target) if isinstance(spec, ReplicaSpec) else spec
+            _run(backend, corpus, config, store, rid, done, scoring.budget(backend, batch_tokens), progress)
         store.finish(rid)
         return store.runs(rid)[0]
     finally:
@@ -91,10 +108,18 @@ def score(
 
 
 def load(
-    source: str, name: str, config: ScoreConfig, endpoint: Endpoint | None = None, trust_remote_code: bool = False
+    source: str,
+    name: str,
+    config: ScoreConfig,
+    endpoint: Endpoint | None = None,
+    trust_remote_code: bool = False,
+    target: str | None = None,
+    hardware: Hardware | None = None,
 ) -> Backend:
-    """The backend ``config.backend`` names, with the config's dtype (and the server, for ``openai``)."""
-    return loader.load(source, name, config.backend, config.dtype, trust_remote_code, endpoint)
+    """The backend ``config.backend`` names, with the config's dtype (and the server, for ``openai``),
+    on ``target`` (a torch device such as ``cuda:1``; default: the config's device)."""
+    where = target or config.device
+    return loader.load(source, name, config.backend, config.dtype, trust_remote_code, endpoint, where, hardware)
 
 
 def _identify(model: str | Backend, config: ScoreConfig) -> tuple[str, str, str, ScoreConfig]:
@@ -105,6 +130,23 @@ def _identify(model: str | Backend, config: ScoreConfig) -> tuple[str, str, str,
     if config.prefix_token is None and resolved.prefix_token:
         config = replace(config, prefix_token=resolved.prefix_token)
     return resolved.name, resolved.source, resolved.fingerprint, config
+
+
+def _placed(model: str | Backend, config: ScoreConfig, ray: RayOptions | None) -> tuple[ScoreConfig, str]:
+    """The config with the device kind and dtype the run will have, and the torch device to load on.
+
+    A loaded backend says where it runs; llama.cpp and servers count as the CPU in float32 (their own
+    types). On Ray the workers' hardware decides, not the driver's: GPUs when ``--worker-gpus`` is set.
+    """
+    if not isinstance(model, str):
+        kind = str(getattr(model, "device_kind", "cpu"))
+        dtype = str(getattr(model, "dtype", "float32" if config.dtype == "auto" else config.dtype))
+        return replace(config, device=kind, dtype=dtype), kind
+    if config.backend != "transformers":
+        return replace(config, device="cpu", dtype="float32" if config.dtype == "auto" else config.dtype), "cpu"
+    machine = None if ray is None else device.Facts(int(ray.gpus > 0), cuda_bf16=ray.gpus > 0)
+    placed = device.resolve(config.device, config.dtype, machine)
+    return replace(config, device=placed.kind, dtype=placed.dtype), placed.device
 
 
 def _run(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from compressiq.core.backend import Backend
+from compressiq.core.device import CPU_BATCH_TOKENS
 from compressiq.core.engine import DocScore, score_calls
 from compressiq.core.windows import check_block_stride, exact_calls, paper_calls, tokens_for_chars
 from compressiq.errors import CompressiqError
@@ -27,7 +28,10 @@ class ScoreConfig:
     the token each document's first token is predicted from; ``None`` means the registry's choice,
     else the model's BOS. ``protocol="paper"`` reproduces the original script's accounting.
     ``backend`` picks the kernels (``transformers``, ``llamacpp``, or ``openai``: a compatible
-    server); they move the last digits, so the backend is part of a run's identity.
+    server); they move the last digits, so the backend is part of a run's identity. So are ``dtype``
+    (``float32``, ``bfloat16``, ``float16``; ``auto`` is resolved before a run, see ``core.device``) and
+    the ``device`` kind the model runs on (``cpu``, ``cuda``, ``mps``; asked as ``auto`` or ``cuda:N``, a
+    run stores the kind).
     """
 
     protocol: Literal["exact", "paper"] = "exact"
@@ -38,6 +42,7 @@ class ScoreConfig:
     prefix_every_window: bool = True
     dtype: str = "float32"
     backend: Literal["transformers", "llamacpp", "openai"] = "transformers"
+    device: str = "auto"
 
 
 SLICE_CHARS = 1 << 20  # a fast tokenizer holds about 110 bytes a character while it works: 20 MB took 2.2 GB
@@ -152,3 +157,11 @@ def score_texts(
         for s in group:
             out[s.index] = (s.nats, s.tokens)
     return out
+
+
+def budget(backend: Backend, batch_tokens: int | None) -> int:
+    """Padded tokens per model call: as given, or (``None``) what the backend's free memory allows."""
+    if batch_tokens is not None:
+        return batch_tokens
+    auto = getattr(backend, "auto_batch_tokens", None)
+    return int(auto()) if callable(auto) else CPU_BATCH_TOKENS

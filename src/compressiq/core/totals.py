@@ -58,4 +58,5 @@ def document_totals(text: str, nats: float, tokens: int) -> Totals:
 
 
 def total(parts: list[Totals]) -> Totals:
+    """The sum of ``parts`` (an empty list is the empty total)."""
     return sum(parts, Totals())

@@ -165,7 +165,7 @@ class WarcRecords(BaseReader):
         fields = process_record(_declare_payload_type(record))
         if not fields:
             return "not_html"
-        if NEXT_HEADER.search(fields["text"]):
+        if "WARC/1." in fields["text"] and NEXT_HEADER.search(fields["text"]):  # the substring test is fast
             return "bad_length"
         fields |= {"date": stamp, "url": url, "extracted": record.rec_type == "conversion"}
         return self.get_document_from_dict(fields, path, index) or "empty"
