@@ -11,8 +11,8 @@ tokenizer from the converted cache.
     engine (batched, logits only where scored); the seed-style loop (one batch of 8 windows at a
     time, full logits at every position, the same windows and dtype); the FLOP floor, 2 x parameters
     (all but the input embedding) x tokens through the model / the bf16 matmul rate measured here.
-(b) The same random SmolLM2-shaped weights scored on the CPU in float32, on the device in float32 and
-    in bf16, through ``compressiq.score``: relative BPC differences.
+(b) The same random SmolLM2-shaped weights (N(0, 0.1), see ``INIT_STD``) scored on the CPU in float32,
+    on the device in float32 and in bf16, through ``compressiq.score``: relative BPC differences.
 (c) 50 KB of the built-in fresh text range-coded under that model on the device (float32, deterministic
     algorithms) and decoded: bit-exact, and KB/s each way.
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import math
 import os
@@ -52,6 +53,10 @@ LLAMA_7B = {"hidden_size": 4096, "intermediate_size": 11008, "num_attention_head
 LLAMA3_8B = {"hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32, "num_key_value_heads": 8,
              "vocab_size": 128256}  # fmt: skip
 TINY = {"hidden_size": 64, "intermediate_size": 176, "num_attention_heads": 4}  # vocabularies stay real
+RANDOM = hashlib.sha256(b"random weights, seed 0").hexdigest()  # the fingerprint the codec header carries
+# Part (b)'s weights: N(0, 0.1) rather than the config's 0.02, whose logits are so flat (BPC = log2 of the
+# vocabulary / characters per token) that no rounding could show; 0.1 gives a peaked distribution.
+INIT_STD = 0.1
 
 
 class ByteTokenizer:
@@ -120,7 +125,7 @@ def throughput(name: str, shape: dict[str, int], args: argparse.Namespace, where
     """Part (a) on one shape: engine, seed-style loop and FLOP floor on the same windows."""
     dtype = getattr(torch, args.dtype)
     model = random_llama(shape, args.layers, where, dtype)
-    backend = hf.TransformersBackend(model, ByteTokenizer(), name, "random")
+    backend = hf.TransformersBackend(model, ByteTokenizer(), name, RANDOM)
     stream = np.random.default_rng(0).integers(2, shape["vocab_size"], args.tokens).tolist()
     calls = list(exact_calls([stream], 1, args.block, args.stride))
     budget = args.batch_tokens or backend.auto_batch_tokens()
@@ -143,6 +148,7 @@ def smollm2_parts(tiny: bool) -> tuple[Any, Any]:
     """SmolLM2-135M's config (shrunk when ``tiny``) and its real tokenizer, from the converted cache."""
     folder = hf.converted_gguf(Path(registry.locate(registry.resolve("smollm2-135m"))))
     config = transformers.AutoConfig.from_pretrained(folder)
+    config.initializer_range = INIT_STD
     if tiny:
         config.update({"num_hidden_layers": 2, "num_key_value_heads": 2} | TINY)
     return config, transformers.AutoTokenizer.from_pretrained(folder)
@@ -157,7 +163,7 @@ def agreement(config: Any, tok: Any, where: str, corpus: Corpus) -> tuple[dict[s
     bpc = {}
     with tempfile.TemporaryDirectory() as results:
         for label, model in models.items():
-            backend = hf.TransformersBackend(model, tok, "random-smollm2-shape", "random")
+            backend = hf.TransformersBackend(model, tok, "random-smollm2-shape", RANDOM)
             run = score(backend, corpus, ScoreConfig(), Path(results) / label.replace(" ", "-"), batch_tokens=4096)
             bpc[label] = run.totals.bpc
     ref = bpc["cpu float32"]
@@ -169,7 +175,7 @@ def agreement(config: Any, tok: Any, where: str, corpus: Corpus) -> tuple[dict[s
 def codec(model: Any, tok: Any, size: int) -> dict[str, Any]:
     """Part (c): ``size`` bytes of fresh text coded under ``model`` and decoded, deterministic kernels."""
     torch.use_deterministic_algorithms(True, warn_only=True)
-    backend = hf.TransformersBackend(model, tok, "random-smollm2-shape", "random")
+    backend = hf.TransformersBackend(model, tok, "random-smollm2-shape", RANDOM)
     text = "\n\n".join(d.content for d in load_corpus("sample:cc").documents).encode()[:size].decode(errors="ignore")
     data = text.encode()
     tokens = backend.encode(text)
@@ -201,7 +207,7 @@ def main() -> None:
     args = p.parse_args()
     tiny = args.tiny
     args.layers = args.layers or (2 if tiny else 32)
-    args.tokens = args.tokens or (2000 if tiny else 200_000)
+    args.tokens = args.tokens or (800 if tiny else 200_000)
     args.block, args.stride = (64, 16) if tiny else (1900, 512)
     args.matmul = 512 if tiny else 8192
     where = device.resolve(args.device, "float32").device

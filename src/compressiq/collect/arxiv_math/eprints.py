@@ -46,6 +46,40 @@ MARKDOWN = "markdown-fenced_divs-bracketed_spans-link_attributes-header_attribut
 MARKDOWN += "-raw_attribute-raw_html"
 # --standalone with this template keeps the title and the abstract, which pandoc files as metadata.
 TEMPLATE = "$if(title)$# $title$\n\n$endif$$if(abstract)$$abstract$\n\n$endif$$body$\n"
+# A Lua filter on pandoc's document tree, so it sees exactly what pandoc parsed: every citation macro
+# (\cite, natbib's \citep/\citet, biblatex's \parencite/\textcite, …) is one Cite, and math is Math.
+# A citation becomes its keys as plain text, "[a, b]" (prefix and note kept: "[see a, p. 3]"), not "[@a; @b]";
+# math loses \label{…} and \qedhere, which only number and place marks, and any line or edge space they leave.
+PLAIN_FILTER = r"""
+local function text(inlines)
+  return (pandoc.utils.stringify(inlines):gsub("^%s+", ""):gsub("%s+$", ""))
+end
+
+function Cite(cite)
+  local parts = {}
+  for _, c in ipairs(cite.citations) do
+    local prefix, suffix = text(c.prefix), text(c.suffix)
+    local part = (prefix ~= "" and prefix .. " " or "") .. c.id
+    if suffix ~= "" then part = part .. (suffix:find("^[,;]") and "" or ", ") .. suffix end
+    if c.id ~= "" then table.insert(parts, part) end
+  end
+  if #parts == 0 then return {} end
+  return pandoc.RawInline("markdown", "[" .. table.concat(parts, ", ") .. "]")  -- raw: no "\\[" escapes
+end
+
+function Math(elem)
+  local tex, labels = elem.text:gsub("[ \t]*\\label%s*%b{}", "")
+  local qeds
+  tex, qeds = tex:gsub("[ \t]*\\qedhere%f[^%a@]", "")
+  if labels + qeds == 0 then return nil end  -- math without them is left exactly as pandoc read it
+  local blank
+  repeat tex, blank = tex:gsub("\n[ \t]*\n", "\n") until blank == 0
+  if elem.mathtype == "InlineMath" then tex = tex:gsub("^%s+", ""):gsub("%s+$", "") end
+  if not tex:find("%S") then return {} end
+  elem.text = tex
+  return elem
+end
+"""
 
 _NEW_ID = re.compile(r"^(?P<id>(?P<yy>\d\d)(?P<mm>\d\d)\.\d{4,5})(?:v\d+)?(?!\d)")
 _OLD_ID = re.compile(
@@ -228,14 +262,18 @@ def pandoc_path() -> str:
 def to_markdown(tex: str, timeout: float) -> str:
     """Pandoc's Markdown of a LaTeX document (``--wrap=none``: one line per paragraph), math as ``$TeX$``.
 
-    Pandoc runs sandboxed (``--sandbox``: it reads no file, so ``\\input{/etc/passwd}`` stays out) in
-    an empty folder, with a heap cap and a ``timeout`` in seconds; raises :class:`PandocError`.
+    Citations read as plain text and math has no ``\\label`` or ``\\qedhere`` (:data:`PLAIN_FILTER`):
+    ``\\cite[p.~3]{a}`` is ``[a, p. 3]`` and ``$$x \\label{e}$$`` is ``$$x$$``. Pandoc runs sandboxed
+    (``--sandbox``: it reads no file, so ``\\input{/etc/passwd}`` stays out) in an empty folder, with a
+    heap cap and a ``timeout`` in seconds; raises :class:`PandocError`.
     """
     with tempfile.TemporaryDirectory(prefix="compressiq-pandoc-") as work:
-        template = Path(work, "paper.template")
+        template, plain = Path(work, "paper.template"), Path(work, "plain.lua")
         template.write_text(TEMPLATE, encoding="utf-8")
+        plain.write_text(PLAIN_FILTER, encoding="utf-8")
         command = [pandoc_path(), "+RTS", f"-M{PANDOC_HEAP}", "-RTS", "--sandbox", "--standalone"]
-        command += ["--template", str(template), "--from=latex", f"--to={MARKDOWN}", "--wrap=none"]
+        command += ["--template", str(template), "--lua-filter", str(plain)]
+        command += ["--from=latex", f"--to={MARKDOWN}", "--wrap=none"]
         try:
             done = subprocess.run(command, input=tex.encode(), capture_output=True, timeout=timeout, cwd=work)
         except subprocess.TimeoutExpired:
@@ -250,7 +288,8 @@ class LatexToMarkdown(BaseFilter):
     """Converts each document to Markdown in place, without its bibliography; drops it if pandoc fails.
 
     The bibliography goes twice: ``thebibliography`` and the BibTeX commands before pandoc, then a
-    section titled References/Bibliography (a hand-made list) from the Markdown.
+    section titled References/Bibliography (a hand-made list) from the Markdown. Citations stay, as
+    their keys in plain text (``[a, b]``), see :func:`to_markdown`.
     """
 
     name = "📐 LaTeX → Markdown"
