@@ -25,11 +25,14 @@ import importlib.metadata
 import math
 import os
 import pstats
+import resource
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -67,61 +70,72 @@ def competing_load(limit: float) -> Iterator[None]:
             p.wait()
 
 
-def wall(argv: list[str]) -> float:
-    start = time.perf_counter()
+def wall(argv: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system) of one command: with one thread, CPU seconds are what the wall
+    would be on an idle core, which a shared machine seldom has."""
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.perf_counter() - start, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
-def load_time(backend: str) -> float:
+def load_time(backend: str) -> tuple[float, float]:
     code = f"from compressiq.codec import coding; coding.load_model({MODEL!r}, backend={backend!r})"
     return wall([sys.executable, "-c", code])
 
 
-def round_trip(data: bytes, backend: str, folder: Path) -> tuple[float, float, int]:
-    """Wall seconds to compress and to decompress ``data`` with the CLI, and the compressed size."""
+def round_trip(data: bytes, backend: str, folder: Path) -> Run:
+    """Compress and decompress ``data`` with the CLI: (wall, CPU) seconds each way, and the compressed size."""
     src, packed, back = folder / "in.txt", folder / "in.ciqz", folder / "back.txt"
     src.write_bytes(data)
-    t_c = wall([*CLI, "compress", "--model", MODEL, "--backend", backend, str(src), str(packed), "--force"])
-    t_d = wall([*CLI, "decompress", str(packed), str(back), "--force"])
+    c = wall([*CLI, "compress", "--model", MODEL, "--backend", backend, str(src), str(packed), "--force"])
+    d = wall([*CLI, "decompress", str(packed), str(back), "--force"])
     assert back.read_bytes() == data, f"round trip failed ({backend}, {len(data)} bytes)"
-    return t_c, t_d, packed.stat().st_size
+    return Run((0.0, 0.0), c, d, packed.stat().st_size)
 
 
-def table(backends: list[str], sizes: list[int], loaded: bool, limit: float) -> dict[tuple[str, int], list[float]]:
-    """Per backend and size: load, compress wall, decompress wall, compressed size; printed as it goes."""
+@dataclass(frozen=True)
+class Run:
+    """One file both ways: (wall, CPU) seconds for the model load, compress and decompress; compressed bytes."""
+
+    load: tuple[float, float]
+    compress: tuple[float, float]
+    decompress: tuple[float, float]
+    size: int
+
+    def rates(self, kb: int) -> tuple[float, float]:
+        """KB/s each way, the model load left out."""
+        return kb / max(self.compress[0] - self.load[0], 1e-9), kb / max(self.decompress[0] - self.load[0], 1e-9)
+
+
+def table(backends: list[str], sizes: list[int], loaded: bool, limit: float) -> dict[tuple[str, int], Run]:
+    """Every backend and size, printed as it goes."""
     out = {}
     with tempfile.TemporaryDirectory() as tmp, competing_load(limit) if loaded else contextlib.nullcontext():
         for backend in backends:
             load = load_time(backend)
             for kb in sizes:
-                data = sample(kb)
-                t_c, t_d, size = round_trip(data, backend, Path(tmp))
-                out[backend, kb] = [load, t_c, t_d, size]
-                print(
-                    f"  {'loaded' if loaded else 'quiet':6} {backend:12} {kb:4d} KB",
-                    *line(load, t_c, t_d, kb),
-                    flush=True,
-                )
+                run = replace(round_trip(sample(kb), backend, Path(tmp)), load=load)
+                out[backend, kb] = run
+                rc, rd = run.rates(kb)
+                print(f"  {'loaded' if loaded else 'quiet':6} {backend:12} {kb:4d} KB  load {load[0]:5.1f} s  "
+                      f"compress {run.compress[0]:6.1f} s (cpu {run.compress[1]:6.1f}, {rc:5.2f} KB/s)  "
+                      f"decompress {run.decompress[0]:6.1f} s (cpu {run.decompress[1]:6.1f}, {rd:5.2f} KB/s)  "
+                      f"{run.size} B", flush=True)  # fmt: skip
     return out
 
 
-def line(load: float, t_c: float, t_d: float, kb: int) -> list[str]:
-    return [f"load {load:5.1f} s", f"compress {t_c:6.1f} s ({kb / max(t_c - load, 1e-9):5.2f} KB/s)",
-            f"decompress {t_d:6.1f} s ({kb / max(t_d - load, 1e-9):5.2f} KB/s)"]  # fmt: skip
-
-
-def markdown(quiet: dict[tuple[str, int], list[float]], busy: dict[tuple[str, int], list[float]]) -> str:
-    head = (
-        "| backend | file | load s | compress s (KB/s) | decompress s (KB/s) | loaded: compress s, decompress s | × |"
-    )
-    rows = [head, "|" + "---|" * 7]
-    for (backend, kb), (load, t_c, t_d, _) in quiet.items():
-        _, lc, ld, _ = busy.get((backend, kb), [math.nan] * 4)
-        rate = f"{t_c:.1f} ({kb / (t_c - load):.2f}) | {t_d:.1f} ({kb / (t_d - load):.2f})"
-        rows.append(
-            f"| {backend} | {kb} KB | {load:.1f} | {rate} | {lc:.1f}, {ld:.1f} | {max(lc / t_c, ld / t_d):.2f} |"
-        )
+def markdown(quiet: dict[tuple[str, int], Run], busy: dict[tuple[str, int], Run]) -> str:
+    rows = ["| backend | file | load s | compress s | decompress s | KB/s each way | CPU s each way "
+            "| under load: compress s, decompress s | loaded ÷ quiet |", "|" + "---|" * 9]  # fmt: skip
+    for (backend, kb), q in quiet.items():
+        b = busy.get((backend, kb))
+        rc, rd = q.rates(kb)
+        slow = f"{b.compress[0]:.1f}, {b.decompress[0]:.1f}" if b else "-"
+        ratio = f"{max(b.compress[0] / q.compress[0], b.decompress[0] / q.decompress[0]):.2f}" if b else "-"
+        cpu = f"{q.compress[1]:.1f}, {q.decompress[1]:.1f}"
+        rows.append(f"| {backend} | {kb} KB | {q.load[0]:.1f} | {q.compress[0]:.1f} | {q.decompress[0]:.1f} | "
+                    f"{rc:.2f}, {rd:.2f} | {cpu} | {slow} | {ratio} |")  # fmt: skip
     return "\n".join(rows)
 
 
@@ -176,6 +190,7 @@ def main() -> None:
     p.add_argument("--profile", action="store_true", help="only profile the steps of the 3 KB file")
     p.add_argument("--sigma", action="store_true", help="only compare the payload with the scorer's Σbits")
     args = p.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the competitor is stopped on kill too
     backends, sizes = args.backends.split(","), [int(s) for s in args.sizes.split(",")]
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     if args.profile or args.sigma:

@@ -58,7 +58,7 @@ def test_round_trip_matches_the_scorer(smollm2: TransformersBackend, text: str) 
     calls = exact_calls(chunks, prefix, 256, 256)
     bits = sum(s.nats for group in score_calls(smollm2, calls, bounds, set()) for s in group) / math.log(2)
     assert len(payload) == pytest.approx(bits / 8, rel=0.005), (len(payload), bits / 8)
-    assert len(blob) - len(payload) < 200  # the fixed header
+    assert len(blob) - len(payload) < 256  # the fixed header (format 2 adds the backend and kernels, ~70 B)
 
 
 @pytest.mark.slow
@@ -112,14 +112,11 @@ def test_damaged_or_foreign_files_are_refused(tmp_path: Path, capsys: pytest.Cap
 
 @pytest.mark.slow
 def test_decoding_runs_with_the_encoders_thread_count(smollm2: TransformersBackend, text: str) -> None:
-    """Kernels may split sums differently with another thread count; the header carries the encoder's
-    (one by default, whatever the caller's setting), and decoding puts the caller's back."""
+    """Kernels may split sums differently with another thread count; the header carries the encoder's,
+    and decoding puts the caller's back (the default of one thread: tests/codec/test_forged.py)."""
     torch, before = smollm2.torch, smollm2.torch.get_num_threads()
-    data = text[:2000].encode("utf-8")
+    data = text[:900].encode("utf-8")
     try:
-        torch.set_num_threads(3)
-        default = coding_header(codec.compress(data, smollm2, chunk_tokens=128, batch=8))
-        assert default.model is not None and default.model.threads == 1 and torch.get_num_threads() == 3
         blob = codec.compress(data, smollm2, chunk_tokens=128, batch=8, threads=2)
         header = coding_header(blob)
         assert header.model is not None and header.model.threads == 2

@@ -188,6 +188,7 @@ def test_steps_run_on_the_recorded_threads_then_the_callers_come_back(threads: i
     assert stamp.threads == threads and model.threads == 5
     assert coding.decompress(blob, lambda s: model) == TEXT
     assert model.seen == [threads] * 6 and model.threads == 5  # 5 chunks: 3 batches of 2 each way
+    assert coding.encode(tokens, model, chunk_tokens=500, batch=2, prefix=256)[0].threads == 1  # the default
 
 
 def test_bad_thread_counts_are_refused_before_the_model_runs() -> None:

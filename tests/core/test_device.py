@@ -98,6 +98,14 @@ def test_auto_batch_tokens_worked_example() -> None:
     assert auto_batch_tokens(10**6, 512 * 1024) == 1024  # never below one CPU-sized call
 
 
+def test_batch_tokens_auto_is_the_cpu_default_off_a_gpu(tmp_path: Path) -> None:
+    config = ScoreConfig(block=64, stride=24)
+    auto, fixed = ByteBackend(), ByteBackend()
+    a = score(auto, corpus(), config, tmp_path / "auto", batch_tokens=None)
+    b = score(fixed, corpus(), config, tmp_path / "fixed", batch_tokens=1024)
+    assert a.totals == b.totals and auto.calls == fixed.calls  # the same batches: 1024 padded tokens
+
+
 def test_this_machine_resolves_without_error() -> None:
     placed = resolve("auto", "auto")
     assert placed.kind in ("cpu", "cuda", "mps") and placed.dtype in ("float32", "bfloat16", "float16")
@@ -253,3 +261,25 @@ def test_bad_device_options_are_one_line(
     assert code == 2 and message in err.strip().splitlines()[-1] and "Traceback" not in err
     if not err.startswith("usage:"):  # argparse prints its usage first; ours is the one line
         assert len(err.strip().splitlines()) == 1
+
+
+# --- the codec header -------------------------------------------------------------------------------
+
+
+class H200Stepper(ByteBackend):
+    """The test double's arithmetic, stamped as a GPU's kernels (as ``hf`` stamps a CUDA model's)."""
+
+    def kernels(self) -> str:
+        return "numpy float64, exact on cuda (NVIDIA H200, CUDA 12.8)"
+
+
+def test_a_file_coded_on_a_gpu_is_refused_on_the_cpu_with_one_line() -> None:
+    from compressiq.codec import coding, container
+
+    data = b"On the device it was coded on, and nowhere else."
+    gpu = H200Stepper()
+    stamp, payload = coding.encode(gpu.encode(data.decode()), gpu, 16, 4, 256)
+    blob = container.pack(container.Header(container.Mode.MODEL, len(data), container.sha256(data), stamp), payload)
+    assert coding.decompress(blob, lambda _: H200Stepper()) == data  # the same kind decodes bit-exactly
+    with pytest.raises(CompressiqError, match=r"compressed with .* on cuda \(NVIDIA H200, CUDA 12.8\); this is "):
+        coding.decompress(blob, lambda _: ByteBackend())

@@ -28,7 +28,8 @@ LOGIT_CHUNK = 256  # positions per vocabulary projection: 256 x 262k floats = 26
 
 
 def libs() -> tuple[Any, Any]:
-    """torch and transformers, imported when first needed; a missing extra or a transformers before 5 is one error line."""
+    """torch and transformers, imported when first needed; a missing extra or a transformers before 5 is one
+    error line."""
     try:
         torch = importlib.import_module("torch")
         transformers = importlib.import_module("transformers")
@@ -207,7 +208,10 @@ class TransformersBackend:
     def kernels(self) -> str:
         """What computes the codec's probabilities: library versions, number type, device kind."""
         versions = f"transformers {importlib.import_module('transformers').__version__}, torch {self.torch.__version__}"
-        return f"{versions}, {self.dtype} on {self.device_kind}"
+        where = self.device_kind
+        if where == "cuda":  # another GPU model or CUDA build is another set of kernels
+            where = f"cuda ({self.torch.cuda.get_device_name(self.device)}, CUDA {self.torch.version.cuda})"
+        return f"{versions}, {self.dtype} on {where}"
 
     def num_threads(self) -> int:
         return int(self.torch.get_num_threads())
@@ -215,7 +219,7 @@ class TransformersBackend:
     def set_num_threads(self, threads: int) -> None:
         self.torch.set_num_threads(threads)
 
-    def start(self, rows: int, capacity: int) -> Callable[[Sequence[int]], npt.NDArray[np.float64]]:
+    def start(self, rows: int, capacity: int) -> Callable[[Sequence[int], int], npt.NDArray[np.float64]]:
         """The codec's stepping (see ``codec.stepping``): ``rows`` sequences through one key-value cache,
         filled in place; the input ids live in one tensor reused by every step. The softmax stays float32
         then widened, as files of format 1 were coded: changing it would change every probability."""
@@ -225,7 +229,7 @@ class TransformersBackend:
         kwarg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
         ids = torch.empty((rows, 1), dtype=torch.long, device=self.device)
 
-        def step(tokens: Sequence[int]) -> npt.NDArray[np.float64]:
+        def step(tokens: Sequence[int], live: int) -> npt.NDArray[np.float64]:  # every row, as format 1 did
             with torch.inference_mode():
                 ids[:, 0] = torch.as_tensor(tokens, dtype=torch.long)
                 logits = self.model(input_ids=ids, use_cache=True, **{kwarg: cache}).logits[:, -1]

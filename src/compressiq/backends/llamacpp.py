@@ -170,9 +170,10 @@ class LlamaCppBackend:
     def set_num_threads(self, threads: int) -> None:
         self.threads = threads
 
-    def start(self, rows: int, capacity: int) -> Callable[[Sequence[int]], FloatArray]:
+    def start(self, rows: int, capacity: int) -> Callable[[Sequence[int], int], FloatArray]:
         """The codec's stepping (see ``codec.stepping``): ``rows`` sequences in a new context, which
-        replaces (and frees) the previous ``start``'s; one preallocated batch and softmax buffer."""
+        replaces (and frees) the previous ``start``'s; one preallocated batch and softmax buffer. Ended
+        rows are left out of the batch (their sequences just stop): encoder and decoder drop them alike."""
         most = _lib().llama_max_parallel_sequences()
         if not 1 <= rows <= most:
             raise CompressiqError(f"the llama.cpp backend steps at most {most} chunks side by side: lower --batch")
@@ -185,15 +186,17 @@ class LlamaCppBackend:
         probs = np.empty((rows, self.n_vocab))
         position = 0
 
-        def step(tokens: Sequence[int]) -> FloatArray:
+        def step(tokens: Sequence[int], live: int) -> FloatArray:
             nonlocal position
             if ctx is not self._stepping:
                 raise CompressiqError("this stepping was replaced by a later start")
-            tokens_in[:] = tokens
-            positions[:] = position
+            batch.batch.n_tokens = live
+            tokens_in[:live] = tokens[:live]
+            positions[:live] = position
             position += 1
             ctx.decode(batch)
-            return softmax_into(probs, np.ctypeslib.as_array(ctx.get_logits(), shape=(rows, self.n_vocab)))
+            logits = np.ctypeslib.as_array(ctx.get_logits(), shape=(live, self.n_vocab))
+            return softmax_into(probs[:live], logits)
 
         return step
 

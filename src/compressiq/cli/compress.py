@@ -32,6 +32,7 @@ def register(sub: Any) -> None:
     )
     options.add_force(p)
     options.add_trust(p)
+    options.add_device(p, codec=True)
     p.set_defaults(func=run, interrupted="interrupted; nothing was written")
 
 
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     options.check_output(args.input, args.output, args.force)
     data = options.read_input(args.input)
-    backend, prefix = coding.load_model(args.model, args.trust_remote_code, args.backend)
+    backend, prefix = coding.load_model(args.model, args.trust_remote_code, args.backend, args.device)
     blob = coding.compress(data, backend, args.chunk_tokens, args.batch, prefix, args.threads)
     options.write_output(args.output, blob)
     print(f"{args.input}: {len(data)} -> {len(blob)} bytes ({8 * len(blob) / max(1, len(data)):.3f} bits/byte)")

@@ -22,6 +22,7 @@ def register(sub: Any) -> None:
     )
     options.add_force(p)
     options.add_trust(p)
+    options.add_device(p, codec=True)
     p.set_defaults(func=run, interrupted="interrupted; nothing was written")
 
 
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     data = coding.decompress(
         blob,
         lambda stamp: coding.load_model(
-            _model(args.model, stamp.name), args.trust_remote_code, args.backend or stamp.backend
+            _model(args.model, stamp.name), args.trust_remote_code, args.backend or stamp.backend, args.device
         )[0],
     )
     options.write_output(args.output, data)

@@ -39,9 +39,12 @@ def add_trust(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_device(p: argparse.ArgumentParser) -> None:
-    """Where the model runs and in which precision (see ``core.device``): score, demo, serve and the codec."""
+def add_device(p: argparse.ArgumentParser, codec: bool = False) -> None:
+    """Where the model runs and in which precision (see ``core.device``): score, demo, serve; the codec
+    (``codec``) takes only ``--device``: it steps in float32, and a file decodes on the device kind it was coded on."""
     p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:N, or mps")
+    if codec:
+        return
     p.add_argument(
         "--dtype", default="auto", choices=DTYPES, help="auto: bf16 on a GPU (fp16 without bf16), float32 on a CPU"
     )

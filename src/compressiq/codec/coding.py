@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import lzma
 import math
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -46,16 +47,22 @@ def _constriction() -> Any:
 
 
 def load_model(
-    model: str, trust_remote_code: bool = False, backend: str = "transformers"
+    model: str, trust_remote_code: bool = False, backend: str = "transformers", device: str = "cpu"
 ) -> tuple[Stepper, int | None]:
     """A registry name, .gguf file or folder, loaded on ``backend`` (transformers or llamacpp); and the
-    registry's prefix token, if any."""
+    registry's prefix token, if any. ``device`` (``auto``, ``cpu``, ``cuda:N``, ``mps``): where a transformers
+    model steps, in float32; on a GPU with deterministic algorithms (the header names the GPU)."""
     from compressiq.core import loader
 
     if backend not in STEPPERS:
         raise CompressiqError(f"the codec runs on {' or '.join(STEPPERS)}, not {backend!r}")
     resolved = loader.resolve(model)
-    stepper = loader.load(resolved.source, resolved.name, backend=backend, trust_remote_code=trust_remote_code)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS: read when CUDA starts
+    stepper = loader.load(
+        resolved.source, resolved.name, backend=backend, trust_remote_code=trust_remote_code, device=device
+    )
+    if getattr(stepper, "device_kind", "cpu") == "cuda":
+        importlib.import_module("torch").use_deterministic_algorithms(True, warn_only=True)
     if not isinstance(stepper, Stepper):
         raise CompressiqError(f"the {backend} backend of {resolved.name} cannot step a model")
     return stepper, stepper.token_id(resolved.prefix_token) if resolved.prefix_token else None
@@ -220,16 +227,17 @@ def _run(backend: Stepper, stamp: ModelStamp, lengths: list[int], choose: Choose
 
 
 def _lockstep(backend: Stepper, lengths: list[int], prefix: int, choose: Chooser, first: int) -> list[list[int]]:
-    """One batch of chunks, one token a step; finished rows keep stepping on the prefix token."""
+    """One batch of chunks, one token a step. Only a file's last chunk is shorter, and it is the last row,
+    so the rows still coding are always the first ``live``; an ended row is fed its last token again."""
+    assert lengths == sorted(lengths, reverse=True), "chunks end in order"
     step = backend.start(len(lengths), max(lengths))
     feed = [prefix] * len(lengths)
     out: list[list[int]] = [[] for _ in lengths]
     for position in range(max(lengths)):
-        probs = step(feed)
-        rows = [r for r, n in enumerate(lengths) if position < n]
-        live = probs if len(rows) == len(lengths) else probs[rows]  # no copy while every row codes
-        symbols = choose(position, live, [first + r for r in rows])
-        for r, s in zip(rows, symbols):
+        live = sum(position < n for n in lengths)
+        probs = step(feed, live)[:live]  # a view: no copy
+        symbols = choose(position, probs, list(range(first, first + live)))
+        for r, s in enumerate(symbols):
             out[r].append(s)
             feed[r] = s
     return out

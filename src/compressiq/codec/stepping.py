@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 Probabilities = npt.NDArray[np.float64]
-Step = Callable[[Sequence[int]], Probabilities]
+Step = Callable[[Sequence[int], int], Probabilities]
 
 
 @runtime_checkable
@@ -22,8 +22,10 @@ class Stepper(Protocol):
     """A causal model that advances a batch of sequences one token a step.
 
     ``start(rows, capacity)`` begins ``rows`` sequences of at most ``capacity`` steps and returns
-    ``step``: given each row's next input token, it returns each row's next-token probabilities
-    (``rows x vocabulary``, float64, rows summing to 1). The same calls in the same order must give
+    ``step(tokens, live)``: given each row's next input token, it returns the next-token probabilities
+    of at least the first ``live`` rows (``rows x vocabulary`` or ``live x vocabulary``, float64, rows
+    summing to 1). Rows from ``live`` on have ended (a file's last chunk is short, and last): a backend
+    may skip them, or keep stepping them as format 1 did. The same calls in the same order must give
     bit-identical probabilities: that is what lets a decoder replay the encoder. They may differ under
     another thread count, library version or number type: ``kernels()`` names what computes them, and
     the file records it with the thread count.

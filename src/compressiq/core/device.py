@@ -15,7 +15,9 @@ from compressiq.errors import CompressiqError, missing_extra
 
 DEVICES = ("auto", "cpu", "cuda", "mps")  # and cuda:N
 DTYPES = ("auto", "float32", "bfloat16", "float16")
-# The CPU's default, chosen from a measurement (README, "GPUs"): MEASURE-PENDING
+# The CPU's default, chosen from a measurement (README, "GPUs"): on the built-in demo text, bf16 moved
+# SmolLM2's BPC by +0.029 % and Gemma-3's by +0.042 %, three to four times the 1e-4 the engine and the
+# backends are held to in float32, for 1.3-1.8x the speed on 2 busy cores. Exact stays the default.
 CPU_DTYPE = "float32"
 CPU_BATCH_TOKENS = 1024  # padding costs more than batching gains on a CPU
 _CUDA_INDEX = re.compile(r"cuda:(\d+)")
