@@ -90,7 +90,7 @@ def test_leaderboard_with_reference_rows(results: Path, capsys: pytest.CaptureFi
     assert averages == sorted(averages)
     sources = {r["model"]: r["source"] for r in rows}
     assert sources["Llama-3-70b"] == "paper (paper protocol)"
-    assert sources["byte-test-model"] == sources["byte-test-model-b"] == "stored (exact, testing)"  # the double's kernels
+    assert sources["byte-test-model"] == sources["byte-test-model-b"] == "stored (exact, testing)"
     stored = next(r for r in rows if r["model"] == "byte-test-model")
     assert stored["arxiv_math"] == "" and stored["tokens"] == "16/5"
     assert "nan" not in out.lower()

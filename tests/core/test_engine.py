@@ -116,3 +116,13 @@ def test_paper_protocol_matches_its_definition(tmp_path: Path) -> None:
     assert math.isclose(run.totals.nats, nats, rel_tol=1e-12)
     assert run.totals.characters == sum(len(t) for t in TEXTS)
     assert run.totals.tokens == prev_end - 1
+
+
+def test_progress_is_reported_inside_a_long_document() -> None:
+    """One long document completes only at the end, but every group reports the tokens it scored."""
+    tokens = [list(range(3, 250)) * 8]
+    calls = exact_calls(tokens, 1, 64, 32)
+    heard: list[int] = []
+    groups = list(score_calls(ByteBackend(), calls, [0, len(tokens[0])], set(), 256, 512, heard.append))
+    assert len(heard) > 3 and sum(heard) == len(tokens[0])  # every token once, in several reports
+    assert [len(g) for g in groups[:-2]] == [0] * (len(groups) - 2)  # the document itself only at the end

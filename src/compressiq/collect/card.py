@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from datatrove.utils.stats import MetricStats
 
@@ -26,6 +26,40 @@ LICENCES = {
     "python": "each file its repository's licence (meta.license, SPDX id, null when not recognised)",
     "arxiv_math": "each paper's arXiv licence (meta.license when known)",
 }
+
+
+class DateSpan(TypedDict):
+    """Inclusive calendar dates (``since``/``until``) or UTC timestamps (``first``/``last``); None: open or none."""
+
+    since: NotRequired[str | None]
+    until: NotRequired[str | None]
+    first: NotRequired[str | None]
+    last: NotRequired[str | None]
+
+
+class Card(TypedDict):
+    """The dataset card of one build, as ``card.json`` holds it: what went in, what came out, and why not.
+
+    ``documents_in == documents_out + documents_dropped + unaccounted``; ``unaccounted`` is 0 when every
+    record is accounted for. ``steps`` lists each counted step with its in/out counts and named drops.
+    """
+
+    subset: str
+    sources: list[str]
+    date_window: DateSpan
+    dates_seen: DateSpan
+    documents_in: int
+    characters_in: int
+    documents_out: int
+    characters_out: int
+    documents_dropped: int
+    unaccounted: int
+    emptied_by: str | None
+    steps: list[dict[str, Any]]
+    licences: str
+    licence_counts: dict[str, int]
+    config: dict[str, Any]
+    files: list[str]
 
 
 def stage_steps(work: Path, stage: str) -> list[dict[str, Any]]:
@@ -42,7 +76,7 @@ def stage_steps(work: Path, stage: str) -> list[dict[str, Any]]:
     return list(steps.values())
 
 
-def write_card(config: CollectConfig, work: Path, stages: tuple[str, ...] = ("clean", "write")) -> dict[str, Any]:
+def write_card(config: CollectConfig, work: Path, stages: tuple[str, ...] = ("clean", "write")) -> Card:
     """Write ``README.md`` then ``card.json`` for the build in ``work``; returns the card.
 
     The documents in are what the subset's reader read (kept or dropped by it), the documents out what
@@ -57,7 +91,7 @@ def write_card(config: CollectConfig, work: Path, stages: tuple[str, ...] = ("cl
     dates = sorted(filter(None, (utc_iso(str(m["date"])) for m in metas if m.get("date"))))
     n_in, n_out = (reader["in"] if reader else 0), (writer["in"] if writer else 0)
     dropped = sum(n for s in shown for n in s["dropped"].values())
-    card = {
+    card: Card = {
         "subset": config.subset,
         "sources": list(config.inputs),
         "date_window": {"since": _iso(config.since), "until": _iso(config.until)},
@@ -109,7 +143,7 @@ def settings(config: CollectConfig, exclude: tuple[str, ...] = ()) -> dict[str, 
     return {k: _jsonable(v) for k, v in dataclasses.asdict(config).items() if k not in exclude}
 
 
-def render(card: dict[str, Any]) -> str:
+def render(card: Card) -> str:
     """The card as Markdown: a summary, then one row per step with what it dropped and why."""
     window = card["date_window"]
     lines = [

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from compressiq.collect.blocks import DateWindow, LengthLimits, Progress
 from compressiq.collect.config import CollectConfig
 from compressiq.collect.decontam import Decontaminate
 from compressiq.errors import CompressiqError, missing_extra
+
+if TYPE_CHECKING:
+    from compressiq.collect.card import Card
 
 # Pool workers forked from the build itself inherit ``lifetime``'s hook and die with it; datatrove's default,
 # a forkserver, would be their parent instead, and it outlives a killed build (with its workers).
@@ -48,9 +51,7 @@ class Stage:
     tasks: int
 
 
-def collect(
-    config: CollectConfig, log: Callable[[str], None] = print, subset: ModuleType | None = None
-) -> dict[str, Any]:
+def collect(config: CollectConfig, log: Callable[[str], None] = print, subset: ModuleType | None = None) -> Card:
     """Build the corpus of ``config`` and return its card (also written to ``out/card.json``).
 
     ``subset`` is the module with ``reader(config)`` and ``cleaners(config)``; by default the built-in one.

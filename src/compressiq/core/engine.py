@@ -12,7 +12,7 @@ remaining calls are packed again, for the rest of the run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +55,7 @@ def score_calls(
     skip: set[int],
     batch_tokens: int = 1024,
     group_tokens: int = 16384,
+    on_group: Callable[[int], None] | None = None,
 ) -> Iterator[list[DocScore]]:
     """Run ``calls`` and yield the documents each group completes.
 
@@ -62,6 +63,7 @@ def score_calls(
     length); documents in ``skip`` are already stored: calls that score only them are not run and
     they are never yielded. Documents whose tokens are never scored (empty ones, or the paper
     protocol's tail) are yielded at the end with what they got, so no document goes missing.
+    ``on_group`` hears how many tokens each group scored: progress inside a long document.
     """
     starts = np.asarray(bounds, dtype=np.int64)
     nats = np.zeros(len(bounds) - 1)
@@ -74,6 +76,8 @@ def score_calls(
             docs = np.searchsorted(starts, np.arange(call.first, call.first + call.scored), side="right") - 1
             np.add.at(nats, docs, -lp)
             np.add.at(counts, docs, 1)
+        if on_group is not None:
+            on_group(sum(c.scored for c in group))
         reached = max(c.first + c.scored for c in group)
         done = int(np.searchsorted(starts[1:], reached, side="right"))
         yield _scores(range(emitted, done), nats, counts, skip)

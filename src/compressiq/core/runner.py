@@ -163,25 +163,26 @@ def _run(
     tokens = scoring.tokenize(backend, config, texts)
     windows = scoring.token_windows(config, texts, tokens, backend.max_context)
     store.set_windows(rid, *windows)
-    bar = _bar(len(corpus.documents), len(done), progress)
-    start = clock = time.perf_counter()
-    scored = 0
-    for scores in scoring.score_tokens(backend, config, tokens, windows, done, batch_tokens):
+    todo = sum(len(t) for i, t in enumerate(tokens) if i not in done)
+    bar = _bar(todo, progress)
+    clock = time.perf_counter()
+    stored = len(done)
+    for scores in scoring.score_tokens(backend, config, tokens, windows, done, batch_tokens, bar and bar.update):
         now = time.perf_counter()
         subsets = [corpus.documents[s.index].subset for s in scores]
         rows = [(s.index, sub, document_totals(texts[s.index], s.nats, s.tokens)) for s, sub in zip(scores, subsets)]
         store.add(rid, rows, now - clock)
-        clock, scored = now, scored + sum(s.tokens for s in scores)
+        clock, stored = now, stored + len(scores)
         if bar is not None:
-            bar.update(len(scores))
-            bar.set_postfix_str(f"{scored / max(now - start, 1e-9):.0f} tokens/s")
+            bar.set_postfix_str(f"{stored}/{len(texts)} documents stored")
     if bar is not None:
         bar.close()
 
 
-def _bar(total: int, done: int, enabled: bool):  # type: ignore[no-untyped-def]
+def _bar(tokens: int, enabled: bool):  # type: ignore[no-untyped-def]
+    """A progress bar over the tokens still to score, so a long document shows progress too."""
     if not enabled:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=done, unit="doc", dynamic_ncols=True)
+    return tqdm(total=tokens, unit="token", unit_scale=True, dynamic_ncols=True)

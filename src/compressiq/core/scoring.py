@@ -8,7 +8,7 @@ protocol's windows and the stream bounds that attribute each scored token to its
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -131,11 +131,12 @@ def score_tokens(
     windows: tuple[int, int],
     skip: set[int],
     batch_tokens: int,
+    on_group: Callable[[int], None] | None = None,
 ) -> Iterator[list[DocScore]]:
     """Score documents' ``tokens`` with (block, stride) ``windows``; yield documents as they complete.
 
     Documents in ``skip`` are already stored: they are never yielded, and calls that score only them
-    are not run (see ``engine.score_calls``).
+    are not run (see ``engine.score_calls``, which calls ``on_group`` with each group's scored tokens).
     """
     block, stride = windows
     bounds = [0]
@@ -145,7 +146,7 @@ def score_tokens(
         calls = paper_calls([i for t in tokens for i in t], block, stride)
     else:
         calls = exact_calls(tokens, prefix_id(backend, config), block, stride, config.prefix_every_window)
-    return score_calls(backend, calls, bounds, skip, batch_tokens, group_tokens=4 * batch_tokens)
+    return score_calls(backend, calls, bounds, skip, batch_tokens, 4 * batch_tokens, on_group)
 
 
 def score_texts(
