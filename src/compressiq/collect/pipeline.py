@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from compressiq.collect import lifetime
+from compressiq import lifetime
 from compressiq.collect.blocks import DateWindow, LengthLimits, Progress
 from compressiq.collect.config import CollectConfig
 from compressiq.collect.decontam import Decontaminate

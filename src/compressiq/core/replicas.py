@@ -10,14 +10,13 @@ sends only the documents not stored. Each replica asks the kernel to kill it whe
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
-import signal
 import sys
 import time
 from pathlib import Path
 
+from compressiq import lifetime
 from compressiq.core import scoring
 from compressiq.core.backend import Backend
 from compressiq.core.cluster import ReplicaSpec
@@ -26,8 +25,6 @@ from compressiq.core.scoring import ScoreConfig
 from compressiq.core.store import Store
 from compressiq.core.totals import document_totals
 from compressiq.errors import CompressiqError
-
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def shards(todo: list[int], count: int) -> list[list[int]]:
@@ -87,7 +84,7 @@ def _replica(
     """One replica's process: load on ``target``, score ``shard``, store each group of finished documents.
 
     A ``CompressiqError`` is its one line on stderr and exit code 2, never a traceback."""
-    _die_with(parent)
+    lifetime.die_with_parent(parent)
     try:
         _score_shard(model, target, corpus, config, results, rid, shard, batch_tokens)
     except CompressiqError as e:
@@ -124,11 +121,3 @@ def _score_shard(
             clock = now
     finally:
         store.close()
-
-
-def _die_with(parent: int) -> None:
-    """Have the kernel SIGKILL this process when the driver ends (Linux); exit if it already has."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:
-        os._exit(1)

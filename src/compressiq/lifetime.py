@@ -1,4 +1,5 @@
-"""Child processes that die with their parent, so that a killed ``compressiq collect`` leaves nothing running.
+"""Child processes that die with their parent, so that a killed ``compressiq collect`` or ``score --gpus``
+leaves nothing running.
 
 A build starts processes: datatrove's extraction sandbox (one forked child per task, which outlives a
 ``kill -9`` of its parent for good), the worker pool of ``--workers N`` and its helpers. On Linux each of
@@ -21,10 +22,9 @@ _installed = {"done": False}
 
 def die_with_parent(parent: int | None = None) -> None:
     """Have the kernel SIGKILL this process when its parent ends; exit now if ``parent`` already has
-    (the parent may end between the fork and this call). Linux only; a no-op elsewhere."""
-    if not sys.platform.startswith("linux"):
-        return
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    (the parent may end between the fork and this call). The kernel's part is Linux only."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if parent is not None and os.getppid() != parent:
         os._exit(1)
 
