@@ -38,6 +38,14 @@ def test_chunk_lengths() -> None:
     assert codec.chunk_lengths(0, 4) == []
 
 
+def test_auto_steps_small_gguf_files_on_llamacpp_and_the_rest_on_transformers() -> None:
+    assert codec.pick_backend("auto", "/m/model.gguf", 3000) == "llamacpp"  # llama-cpp-python is a test extra
+    assert codec.pick_backend("auto", "/m/model.gguf", codec.SMALL_FILE) == "transformers"
+    assert codec.pick_backend("auto", "/m/folder", 3000) == "transformers"  # no GGUF: llama.cpp cannot load it
+    assert codec.pick_backend("auto", "/m/model.gguf", 3000, dtype="bfloat16") == "transformers"  # a dtype asked for
+    assert codec.pick_backend("transformers", "/m/model.gguf", 3000) == "transformers"
+
+
 @pytest.fixture(scope="module")
 def text() -> str:
     return "\n".join(d.content for d in fresh_text("cc", 6))[:11_000] + "\n" + fresh_text("python", 2)[1].content[:5000]
@@ -92,6 +100,8 @@ def test_damaged_or_foreign_files_are_refused(tmp_path: Path, capsys: pytest.Cap
     assert main(["compress", "--model", "smollm2-135m", str(src), str(packed)]) == 0
     assert main(["decompress", str(packed), str(out)]) == 0 and out.read_bytes() == src.read_bytes()
     blob = packed.read_bytes()
+    stamp = coding_header(blob).model
+    assert stamp is not None and stamp.backend == "llamacpp"  # auto: a small file on a GGUF model
     cases = {
         "flipped-payload-bit": blob[:-40] + bytes([blob[-40] ^ 4]) + blob[-39:],
         "truncated": blob[: len(blob) // 2],
@@ -130,3 +140,33 @@ def test_decoding_runs_with_the_encoders_thread_count(smollm2: TransformersBacke
 
 def coding_header(blob: bytes) -> Header:
     return container.unpack(blob)[0]
+
+
+@pytest.mark.slow
+def test_a_bf16_file_names_its_dtype_and_decodes_in_it(
+    tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The file's kernels say bfloat16; decompress reads that and steps in bf16 again, with no flag."""
+    src, packed, back = tmp_path / "in.txt", tmp_path / "in.ciqz", tmp_path / "back.txt"
+    src.write_text(text[:1500], encoding="utf-8")
+    argv = [
+        "compress",
+        "--model",
+        "smollm2-135m",
+        "--dtype",
+        "bfloat16",
+        "--chunk-tokens",
+        "128",
+        str(src),
+        str(packed),
+    ]
+    assert main(argv) == 0
+    stamp = coding_header(packed.read_bytes()).model
+    assert stamp is not None and stamp.kernels.endswith("bfloat16 on cpu") and codec.stamp_dtype(stamp) == "bfloat16"
+    assert main(["decompress", str(packed), str(back)]) == 0
+    assert back.read_bytes() == src.read_bytes()
+    float32 = container.ModelStamp(
+        "m", "", "", 1, 1, 0, 1, 1, "transformers", "transformers 5, torch 2, float32 on cpu"
+    )
+    assert codec.stamp_dtype(float32) == "float32"
+    assert codec.stamp_dtype(container.ModelStamp("m", "", "", 1, 1, 0, 1, 1)) == "float32"  # format 1

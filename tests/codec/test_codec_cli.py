@@ -68,7 +68,7 @@ def test_bad_chunking_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_ctrl_c_during_compress_says_nothing_was_written(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def interrupted(*args: object) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(coding, "load_model", interrupted)

@@ -57,6 +57,15 @@ def test_resolve(device: str, dtype: str, machine: Facts, expected: Placement) -
 
 
 @pytest.mark.parametrize(
+    ("machine", "expected"), [(CPU_ONLY, "bfloat16"), (CPU_NO_BF16, "float32"), (H200, "bfloat16"), (MAC, "float16")]
+)
+def test_the_codec_asks_for_native_bf16_on_a_cpu(machine: Facts, expected: str) -> None:
+    """Any dtype decodes bit-exact, so the codec's ``auto`` takes the CPU's bf16 units when they exist."""
+    assert resolve("auto", "auto", machine, fast_cpu=True).dtype == expected
+    assert resolve("cpu", "float32", machine, fast_cpu=True).dtype == "float32"  # asked for: kept
+
+
+@pytest.mark.parametrize(
     ("device", "dtype", "machine", "message"),
     [
         ("cuda", "auto", CPU_ONLY, "no CUDA device visible"),

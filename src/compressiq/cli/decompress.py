@@ -34,7 +34,11 @@ def run(args: argparse.Namespace) -> int:
     data = coding.decompress(
         blob,
         lambda stamp: coding.load_model(
-            _model(args.model, stamp.name), args.trust_remote_code, args.backend or stamp.backend, args.device
+            _model(args.model, stamp.name),
+            args.trust_remote_code,
+            args.backend or stamp.backend,
+            args.device,
+            coding.stamp_dtype(stamp),
         )[0],
     )
     options.write_output(args.output, data)

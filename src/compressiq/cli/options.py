@@ -41,7 +41,7 @@ def add_trust(p: argparse.ArgumentParser) -> None:
 
 def add_device(p: argparse.ArgumentParser, codec: bool = False) -> None:
     """Where the model runs and in which precision (see ``core.device``): score, demo, serve; the codec
-    (``codec``) takes only ``--device``: it steps in float32, and a file decodes on the device kind it was coded on."""
+    (``codec``) takes only ``--device`` here: a file decodes on the device kind and dtype it was coded with."""
     p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:N, or mps")
     if codec:
         return

@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-Probabilities = npt.NDArray[np.float64]
+Probabilities = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 Step = Callable[[Sequence[int], int], Probabilities]
 
 
@@ -23,7 +23,7 @@ class Stepper(Protocol):
 
     ``start(rows, capacity)`` begins ``rows`` sequences of at most ``capacity`` steps and returns
     ``step(tokens, live)``: given each row's next input token, it returns the next-token probabilities
-    of at least the first ``live`` rows (``rows x vocabulary`` or ``live x vocabulary``, float64, rows
+    of at least the first ``live`` rows (``rows x vocabulary`` or ``live x vocabulary``, float32 or float64, rows
     summing to 1). Rows from ``live`` on have ended (a file's last chunk is short, and last): a backend
     may skip them, or keep stepping them as format 1 did. The same calls in the same order must give
     bit-identical probabilities: that is what lets a decoder replay the encoder. They may differ under

@@ -54,13 +54,16 @@ def facts() -> Facts:
     return Facts(cuda, bool(cuda and torch.cuda.is_bf16_supported()), mps, cpu_bf16)
 
 
-def resolve(device: str = "auto", dtype: str = "auto", machine: Facts | None = None) -> Placement:
+def resolve(
+    device: str = "auto", dtype: str = "auto", machine: Facts | None = None, fast_cpu: bool = False
+) -> Placement:
     """The device and dtype to use for a request, on ``machine`` (default: this one).
 
     ``auto`` device: the first CUDA device, else an Apple GPU, else the CPU. ``auto`` dtype: bf16 on a
-    GPU that has it, else fp16 there; on a CPU, ``CPU_DTYPE``. Example: ``resolve("cuda:1", "auto",
-    Facts(2, cuda_bf16=False))`` is ``Placement("cuda:1", "cuda", "float16")``. A device the machine
-    lacks, or bf16 asked of a GPU without it, is one error line.
+    GPU that has it, else fp16 there; on a CPU, ``CPU_DTYPE``, or with ``fast_cpu`` (the codec: any
+    dtype decodes bit-exact, so speed decides) bf16 when the CPU computes it natively. Example:
+    ``resolve("cuda:1", "auto", Facts(2, cuda_bf16=False))`` is ``Placement("cuda:1", "cuda", "float16")``.
+    A device the machine lacks, or bf16 asked of a GPU without it, is one error line.
     """
     machine = machine if machine is not None else facts()
     target = _device(device, machine)
@@ -70,7 +73,8 @@ def resolve(device: str = "auto", dtype: str = "auto", machine: Facts | None = N
     if kind == "cuda" and dtype == "bfloat16" and not machine.cuda_bf16:
         raise CompressiqError("this GPU has no bfloat16: use --dtype float16 or float32 (or auto)")
     if dtype == "auto":
-        dtype = {"cuda": "bfloat16" if machine.cuda_bf16 else "float16", "mps": "float16"}.get(kind, CPU_DTYPE)
+        cpu = "bfloat16" if fast_cpu and machine.cpu_bf16 else CPU_DTYPE
+        dtype = {"cuda": "bfloat16" if machine.cuda_bf16 else "float16", "mps": "float16"}.get(kind, cpu)
     return Placement(target, kind, dtype)
 
 
