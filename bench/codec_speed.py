@@ -79,8 +79,9 @@ def wall(argv: list[str]) -> tuple[float, float]:
     return time.perf_counter() - start, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
-def load_time(backend: str) -> tuple[float, float]:
-    code = f"from compressiq.codec import coding; coding.load_model({MODEL!r}, backend={backend!r})"
+def load_time(backend: str, size: int) -> tuple[float, float]:
+    """Start-up and model load alone, for the backend ``backend`` means for a file of ``size`` bytes."""
+    code = f"from compressiq.codec import coding; coding.load_model({MODEL!r}, backend={backend!r}, size={size})"
     return wall([sys.executable, "-c", code])
 
 
@@ -91,7 +92,9 @@ def round_trip(data: bytes, backend: str, folder: Path) -> Run:
     c = wall([*CLI, "compress", "--model", MODEL, "--backend", backend, str(src), str(packed), "--force"])
     d = wall([*CLI, "decompress", str(packed), str(back), "--force"])
     assert back.read_bytes() == data, f"round trip failed ({backend}, {len(data)} bytes)"
-    return Run((0.0, 0.0), c, d, packed.stat().st_size)
+    stamp = container.unpack(packed.read_bytes())[0].model
+    chose = f"{stamp.backend} {coding.stamp_dtype(stamp).replace('auto', 'gguf')}" if stamp else "stored/xz"
+    return Run((0.0, 0.0), c, d, packed.stat().st_size, chose)
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class Run:
     compress: tuple[float, float]
     decompress: tuple[float, float]
     size: int
+    stepped: str = ""  # what the file says stepped it: backend and number type
 
     def rates(self, kb: int) -> tuple[float, float]:
         """KB/s each way, the model load left out."""
@@ -113,12 +117,14 @@ def table(backends: list[str], sizes: list[int], loaded: bool, limit: float) -> 
     out = {}
     with tempfile.TemporaryDirectory() as tmp, competing_load(limit) if loaded else contextlib.nullcontext():
         for backend in backends:
-            load = load_time(backend)
             for kb in sizes:
-                run = replace(round_trip(sample(kb), backend, Path(tmp)), load=load)
+                data = sample(kb)
+                run = replace(round_trip(data, backend, Path(tmp)), load=load_time(backend, len(data)))
+                load = run.load
                 out[backend, kb] = run
                 rc, rd = run.rates(kb)
-                print(f"  {'loaded' if loaded else 'quiet':6} {backend:12} {kb:4d} KB  load {load[0]:5.1f} s  "
+                print(f"  {'loaded' if loaded else 'quiet':6} {backend:12} {kb:4d} KB ({run.stepped})  "
+                      f"load {load[0]:5.1f} s  "
                       f"compress {run.compress[0]:6.1f} s (cpu {run.compress[1]:6.1f}, {rc:5.2f} KB/s)  "
                       f"decompress {run.decompress[0]:6.1f} s (cpu {run.decompress[1]:6.1f}, {rd:5.2f} KB/s)  "
                       f"{run.size} B", flush=True)  # fmt: skip
@@ -126,7 +132,7 @@ def table(backends: list[str], sizes: list[int], loaded: bool, limit: float) -> 
 
 
 def markdown(quiet: dict[tuple[str, int], Run], busy: dict[tuple[str, int], Run]) -> str:
-    rows = ["| backend | file | load s | compress s | decompress s | KB/s each way | CPU s each way "
+    rows = ["| --backend (stepped on) | file | load s | compress s | decompress s | KB/s each way | CPU s each way "
             "| under load: compress s, decompress s | loaded ÷ quiet |", "|" + "---|" * 9]  # fmt: skip
     for (backend, kb), q in quiet.items():
         b = busy.get((backend, kb))
@@ -134,15 +140,15 @@ def markdown(quiet: dict[tuple[str, int], Run], busy: dict[tuple[str, int], Run]
         slow = f"{b.compress[0]:.1f}, {b.decompress[0]:.1f}" if b else "-"
         ratio = f"{max(b.compress[0] / q.compress[0], b.decompress[0] / q.decompress[0]):.2f}" if b else "-"
         cpu = f"{q.compress[1]:.1f}, {q.decompress[1]:.1f}"
-        rows.append(f"| {backend} | {kb} KB | {q.load[0]:.1f} | {q.compress[0]:.1f} | {q.decompress[0]:.1f} | "
-                    f"{rc:.2f}, {rd:.2f} | {cpu} | {slow} | {ratio} |")  # fmt: skip
+        rows.append(f"| {backend} ({q.stepped}) | {kb} KB | {q.load[0]:.1f} | {q.compress[0]:.1f} | "
+                    f"{q.decompress[0]:.1f} | {rc:.2f}, {rd:.2f} | {cpu} | {slow} | {ratio} |")  # fmt: skip
     return "\n".join(rows)
 
 
 def profile(backend_name: str) -> None:
     """Where the steps of compressing the 3 KB file go: the model call, the softmax, the range coder, Python."""
-    backend, prefix = coding.load_model(MODEL, backend=backend_name)
     data = sample(3)
+    backend, prefix = coding.load_model(MODEL, backend=backend_name, size=len(data))
     profiler = cProfile.Profile()
     profiler.enable()
     coding.compress(data, backend, prefix=prefix)
@@ -167,8 +173,8 @@ def profile(backend_name: str) -> None:
 
 def sigma(backend_name: str, kb: int = 10, chunk: int = 512) -> None:
     """The payload against the same backend's scorer Σbits for the same chunks (target: within 0.5 %)."""
-    backend, prefix = coding.load_model(MODEL, backend=backend_name)
     data = sample(kb)
+    backend, prefix = coding.load_model(MODEL, backend=backend_name, size=len(data))
     blob = coding.compress(data, backend, chunk_tokens=chunk, prefix=prefix)
     assert coding.decompress(blob, lambda stamp: backend) == data
     tokens = backend.encode(data.decode())
@@ -184,7 +190,7 @@ def sigma(backend_name: str, kb: int = 10, chunk: int = 512) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", default="1,3,10,100", help="file sizes in KB (3: the Apache licence)")
-    p.add_argument("--backends", default="llamacpp,transformers")
+    p.add_argument("--backends", default="auto", help="auto (the default of compress), llamacpp, transformers")
     p.add_argument("--load-limit", type=float, default=3600, help="the competitor's own time limit, seconds")
     p.add_argument("--quiet-only", action="store_true", help="skip the runs under competing load")
     p.add_argument("--profile", action="store_true", help="only profile the steps of the 3 KB file")

@@ -143,28 +143,28 @@ def coding_header(blob: bytes) -> Header:
 
 
 @pytest.mark.slow
-def test_a_bf16_file_names_its_dtype_and_decodes_in_it(
+def test_a_bf16_file_names_its_dtype_decodes_in_it_and_matches_the_bf16_scorer(
     tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The file's kernels say bfloat16; decompress reads that and steps in bf16 again, with no flag."""
-    src, packed, back = tmp_path / "in.txt", tmp_path / "in.ciqz", tmp_path / "back.txt"
-    src.write_text(text[:1500], encoding="utf-8")
-    argv = [
-        "compress",
-        "--model",
-        "smollm2-135m",
-        "--dtype",
-        "bfloat16",
-        "--chunk-tokens",
-        "128",
-        str(src),
-        str(packed),
-    ]
-    assert main(argv) == 0
-    stamp = coding_header(packed.read_bytes()).model
+    """The file's kernels say bfloat16; decompress reads that and steps in bf16 again, with no flag. The
+    steps (packed single-query attention, float32 softmax) agree with the bf16 scorer's Σbits."""
+    model, prefix = codec.load_model("smollm2-135m", dtype="bfloat16")
+    assert prefix is not None
+    data = text[:8000].encode("utf-8")
+    blob = codec.compress(data, model, chunk_tokens=128, batch=16, prefix=prefix)
+    stamp = coding_header(blob).model
     assert stamp is not None and stamp.kernels.endswith("bfloat16 on cpu") and codec.stamp_dtype(stamp) == "bfloat16"
+    tokens = model.encode(data.decode("utf-8"))
+    chunks = [tokens[i : i + 128] for i in range(0, len(tokens), 128)]
+    bounds = list(np.cumsum([0] + [len(c) for c in chunks]))
+    calls = exact_calls(chunks, prefix, 128, 128)
+    bits = sum(s.nats for group in score_calls(model, calls, bounds, set()) for s in group) / math.log(2)
+    payload = len(container.unpack(blob)[1])
+    assert payload == pytest.approx(bits / 8, rel=0.005), (payload, bits / 8)
+    packed, back = tmp_path / "in.ciqz", tmp_path / "back.txt"
+    packed.write_bytes(blob)
     assert main(["decompress", str(packed), str(back)]) == 0
-    assert back.read_bytes() == src.read_bytes()
+    assert back.read_bytes() == data
     float32 = container.ModelStamp(
         "m", "", "", 1, 1, 0, 1, 1, "transformers", "transformers 5, torch 2, float32 on cpu"
     )

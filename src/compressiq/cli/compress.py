@@ -20,9 +20,9 @@ def register(sub: Any) -> None:
         "--backend",
         choices=["auto", "transformers", "llamacpp"],
         default="auto",
-        help="what steps the model (default: %(default)s: llamacpp for a file under 8 KB when the model is a "
-        ".gguf file, whose one-token steps are 4x faster on a CPU; transformers for more, whose batched steps "
-        "are 2.4x faster); the file records it and decoding uses the same",
+        help="what steps the model (default: %(default)s: llamacpp for a file under 16 KB when the model is a "
+        ".gguf file, whose steps of a few rows are faster on a CPU; transformers for more, whose batched steps "
+        "are 2.3x faster); the file records it and decoding uses the same",
     )
     p.add_argument(
         "--threads",

@@ -34,7 +34,7 @@ from compressiq.codec.stepping import Probabilities, Stepper
 from compressiq.errors import CompressiqError, missing_extra
 
 XZ_DEGENERATE = 0.01
-SMALL_FILE = 8 * 1024  # bytes: below it ``auto`` steps a GGUF model on llama.cpp (see ``pick_backend``)
+SMALL_FILE = 16 * 1024  # bytes: below it ``auto`` steps a GGUF model on llama.cpp (see ``pick_backend``)
 STEPPERS = ("transformers", "llamacpp")  # the backends that can step a model for the codec
 PRECISION = 24  # constriction's Categorical quantises probabilities to multiples of 2**-24
 Chooser = Callable[[int, Probabilities, list[int]], list[int]]
@@ -93,8 +93,9 @@ def pick_backend(requested: str, source: str, size: int, dtype: str = "auto") ->
     transformers takes), else transformers.
 
     A small file has a few chunks, so a step has a few rows: there llama.cpp's quantised one-token steps
-    win (SmolLM2 on one core: 17 ms a step against 75, and a 1.3 s load against 6). A larger file steps
-    many rows at once, where transformers' bf16 matrix products win (100 KB: 154 s against 367).
+    win (SmolLM2 on one core: 17 ms a step against 75, a 0.7 s load against 6; 10 KB in 40 s against 50).
+    A larger file steps many rows at once, where transformers' bf16 matrix products win (100 KB: 158 s
+    against 367).
     Example: ``pick_backend("auto", "m.gguf", 3000)`` is ``llamacpp`` where llama-cpp-python is installed.
     """
     if requested != "auto":
