@@ -47,7 +47,7 @@ def run(out: Path, files: list[Path], chunk: int, batch: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
     ledger = out / "ledger.jsonl"
     done = {(r["file"], r["piece"]) for r in _read(ledger) if r["chunk_tokens"] == chunk and r["batch"] == batch}
-    backend, prefix = codec.load_model("smollm2-135m")
+    backend, prefix = codec.load_model("smollm2-135m", dtype="float32")  # the ledger's runs: float32
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     plan = [(piece, path, *cut) for path in files for piece, cut in enumerate(pieces(path, backend, chunk * batch))]
     for piece, path, first, end, text in sorted(plan, key=lambda p: p[0]):  # the files take turns
