@@ -154,7 +154,7 @@ def smollm2_parts(tiny: bool) -> tuple[Any, Any]:
     return config, transformers.AutoTokenizer.from_pretrained(folder)
 
 
-def agreement(config: Any, tok: Any, where: str, corpus: Corpus) -> tuple[dict[str, Any], Any]:
+def agreement(config: Any, tok: Any, where: str, corpus: Corpus) -> tuple[dict[str, Any], dict[str, Any]]:
     """Part (b): one random model scored on the CPU in float32, on ``where`` in float32 and in bf16."""
     torch.manual_seed(0)
     cpu = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.float32, attn_implementation="sdpa")
@@ -169,7 +169,7 @@ def agreement(config: Any, tok: Any, where: str, corpus: Corpus) -> tuple[dict[s
     ref = bpc["cpu float32"]
     out = {"device": where, "bpc": bpc, "characters": sum(len(d.content) for d in corpus.documents)}
     out |= {f"{label} vs cpu float32": abs(v - ref) / ref for label, v in bpc.items() if label != "cpu float32"}
-    return out, models["device float32"]
+    return out, models
 
 
 def codec(model: Any, tok: Any, size: int) -> dict[str, Any]:
@@ -228,10 +228,11 @@ def main() -> None:
     if "b" in args.parts or "c" in args.parts:
         corpus = load_corpus("demo")
         corpus = Corpus("demo", [Document(d.content[:800], d.subset) for d in corpus.documents[:6]]) if tiny else corpus
-        out["b agreement"], model = agreement(config, tok, where, corpus)
+        out["b agreement"], models = agreement(config, tok, where, corpus)
         report(out["b agreement"])
-    if "c" in args.parts:
-        out["c codec"] = report(codec(model, tok, 2_000 if tiny else 50_000))
+    if "c" in args.parts:  # bf16 is what compress steps in on a GPU (--dtype auto); float32 for comparison
+        for label in ("device bfloat16", "device float32"):
+            out[f"c codec, {label}"] = report(codec(models[label], tok, 2_000 if tiny else 50_000))
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
 

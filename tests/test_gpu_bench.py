@@ -29,6 +29,7 @@ def test_the_gpu_bench_runs_on_the_cpu(tmp_path: Path) -> None:
     assert b["device float32 vs cpu float32"] == 0.0  # the "device" is this CPU: the same arithmetic
     assert 0 < b["device bfloat16 vs cpu float32"] < 5e-3  # bf16 moves the last digits, not the measure
     assert b["characters"] > 0 and all(v > 0 for v in b["bpc"].values())
-    c = figures["c codec"]
-    assert c["bit_exact"] and c["bytes"] >= 1900 and c["payload_bytes"] > 0
-    assert c["kernels"].endswith("float32 on cpu")  # the header records where the probabilities came from
+    for dtype in ("bfloat16", "float32"):  # bf16: what compress steps in on a GPU, packed attention included
+        c = figures[f"c codec, device {dtype}"]
+        assert c["bit_exact"] and c["bytes"] >= 1900 and c["payload_bytes"] > 0
+        assert c["kernels"].endswith(f"{dtype} on cpu")  # the header records where the probabilities came from
