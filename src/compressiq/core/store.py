@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,9 +103,19 @@ class Store:
         except OSError as e:
             raise CompressiqError(f"cannot create the results directory {directory}: {e.strerror}") from None
         db = sqlite3.connect(self.path, isolation_level=None, timeout=self.BUSY_S)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.executescript(SCHEMA)
-        return db
+        deadline = time.monotonic() + self.BUSY_S
+        while True:
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(SCHEMA)
+                return db
+            except sqlite3.OperationalError as e:
+                # Stores opened at once on a new file: SQLite answers "locked" without waiting where waiting
+                # could deadlock (the switch to WAL, a read lock that must become a write lock). Try again.
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    db.close()
+                    raise
+                time.sleep(0.02)
 
     def _open_readonly(self) -> sqlite3.Connection:
         if not self.path.exists():
