@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from compressiq.cli import options
+from compressiq.core.device import DTYPES
 
 
 def register(sub: Any) -> None:
@@ -34,7 +35,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--dtype",
         default="auto",
-        choices=["auto", "float32", "bfloat16", "float16"],
+        choices=DTYPES,
         help="the number type a transformers model steps in (default: %(default)s: bf16 where the device computes "
         "it natively, a GPU or a CPU with AVX512-BF16 or AMX, else float32); recorded, and decoding uses the same",
     )

@@ -58,9 +58,9 @@ def load_model(
     """A registry name, .gguf file or folder, loaded on ``backend`` (transformers, llamacpp, or ``auto`` for
     a file of ``size`` bytes: see ``pick_backend``); and the registry's prefix token, if any. ``device``
     (``auto``, ``cpu``, ``cuda:N``, ``mps``) and ``dtype``: where and in which number type a transformers
-    model steps; ``auto`` is bf16 where the device computes it
-    natively (a GPU, or a CPU with AVX512-BF16 or AMX), else float32. On a GPU, deterministic algorithms
-    (the header names the GPU). llama.cpp computes in the GGUF file's own types."""
+    model steps; ``auto`` is bf16 where the device computes it natively (a GPU, or a CPU with AVX512-BF16
+    or AMX), else float32. On a GPU, deterministic algorithms (the header names the GPU). llama.cpp
+    computes in the GGUF file's own types."""
     from compressiq.core import device as device_lib
     from compressiq.core import loader
 
